@@ -1,0 +1,31 @@
+"""refgc: gradient-based grand canonical optimization with fractional atomic existence.
+
+The reference implementation of an existence-weighted SchNet, the Gibbs free energy
+ΔG(x, q) of a surface with fractional candidate atoms, and its gradients in positions
+and existences. See ``README.md`` and ``METHOD.md`` for the equations.
+"""
+
+from .calculator import Calculator
+from .energy import embeddings, energy, energy_and_gradients
+from .gibbs import chemical_potentials, gibbs_free_energy
+from .graph import NeighborList
+from .model import Model, ModelConfig, init_model
+from .modelfile import load_model, save_model
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Calculator",
+    "Model",
+    "ModelConfig",
+    "NeighborList",
+    "chemical_potentials",
+    "embeddings",
+    "energy",
+    "energy_and_gradients",
+    "gibbs_free_energy",
+    "init_model",
+    "load_model",
+    "save_model",
+    "__version__",
+]

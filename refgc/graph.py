@@ -1,0 +1,107 @@
+"""The neighbour graph: every ordered pair (i, j) of atoms closer than the cutoff.
+
+The list is *full*: it holds both i→j and j→i, and periodic images as separate pairs,
+so an atom in a small cell meets its own images. A pair's vector is
+
+    r_ij = x_j − x_i + S_ij · cell,
+
+with the integer image shift S_ij fixed when the list is built. Positions stay free
+variables (autograd traces them); the shift is a constant.
+
+A Verlet skin makes the list reusable while atoms move: it is built with the radius
+``r_c + skin`` and rebuilt only when some atom has moved more than ``skin / 2`` since the
+last build (then no pair can have come from beyond ``r_c + skin`` to inside ``r_c``),
+or when the number of atoms, the cell or the periodicity changed. The list is therefore
+a superset of the pairs within ``r_c``; the model's cutoff function makes the extra
+pairs contribute exactly zero, so the energy depends on the positions alone and not on
+when the list was last built.
+"""
+
+from dataclasses import dataclass
+
+import numpy as onp
+from vesin import NeighborList as VesinNeighborList
+
+from .scatter import Segments
+
+__all__ = ["Graph", "NeighborList", "build_graph"]
+
+
+@dataclass(frozen=True)
+class Graph:
+    """Pairs of a full neighbour list and their scatter maps."""
+
+    i: onp.ndarray  # (n_pairs,) receiving atom
+    j: onp.ndarray  # (n_pairs,) sending atom
+    offsets: onp.ndarray  # (n_pairs, 3) S_ij · cell, Å
+    seg_i: Segments  # scatter onto / gather from the receivers
+    seg_j: Segments  # ... the senders
+
+    @property
+    def n_pairs(self):
+        return len(self.i)
+
+    def vectors(self, positions):
+        """r_ij = x_j − x_i + S_ij · cell (plain NumPy; the model traces its own copy)."""
+        return positions[self.j] - positions[self.i] + self.offsets
+
+
+def build_graph(positions, cell, pbc, radius):
+    """All ordered pairs with |r_ij| < ``radius``, images included (no self-pairs)."""
+    positions = onp.asarray(positions, dtype=float)
+    cell = onp.asarray(cell, dtype=float)
+    # vesin (measured 30-100x faster than ASE's neighbor_list, same pairs); sorted pairs
+    # fix the summation order, so results are bit-reproducible.
+    i, j, shifts = VesinNeighborList(cutoff=float(radius), full_list=True, sorted=True).compute(
+        positions, cell, pbc, "ijS"
+    )
+    n = len(positions)
+    return Graph(
+        i=i,
+        j=j,
+        offsets=shifts.astype(float) @ cell,
+        seg_i=Segments(i, n),
+        seg_j=Segments(j, n),
+    )
+
+
+class NeighborList:
+    """A neighbour list with a Verlet skin, rebuilt only when it may have gone stale.
+
+    ``update`` returns a :class:`Graph` that holds every pair within ``cutoff`` for the
+    given positions (and some beyond, up to ``cutoff + skin``). ``n_builds`` counts the
+    builds, so callers and tests can see the skin at work.
+    """
+
+    def __init__(self, cutoff, skin=0.5):
+        if not cutoff > 0:
+            raise ValueError(f"cutoff must be positive, got {cutoff}")
+        if not skin >= 0:
+            raise ValueError(f"skin must be non-negative, got {skin}")
+        self.cutoff = float(cutoff)
+        self.skin = float(skin)
+        self.n_builds = 0
+        self._graph = None
+        self._positions = None
+        self._cell = None
+        self._pbc = None
+
+    def update(self, positions, cell, pbc):
+        positions = onp.asarray(positions, dtype=float)
+        cell = onp.asarray(cell, dtype=float)
+        pbc = onp.asarray(pbc, dtype=bool)
+        if self._needs_rebuild(positions, cell, pbc):
+            self._graph = build_graph(positions, cell, pbc, self.cutoff + self.skin)
+            self._positions = positions.copy()
+            self._cell = cell.copy()
+            self._pbc = pbc.copy()
+            self.n_builds += 1
+        return self._graph
+
+    def _needs_rebuild(self, positions, cell, pbc):
+        if self._graph is None or positions.shape != self._positions.shape:
+            return True
+        if not (onp.array_equal(cell, self._cell) and onp.array_equal(pbc, self._pbc)):
+            return True
+        moved = onp.sqrt(onp.max(onp.sum((positions - self._positions) ** 2, axis=1), initial=0.0))
+        return not moved <= 0.5 * self.skin  # NaN counts as moved

@@ -1,0 +1,176 @@
+"""The model: its configuration, its parameters, and how they are initialised.
+
+A :class:`Model` is plain data: a frozen :class:`ModelConfig`, a dict of NumPy arrays
+(the parameters, named as below), the reference chemical potentials ``mu_ref`` and a
+free-form ``provenance`` dict. The equations that use the parameters are in
+:mod:`refgc.schnet`.
+
+Parameter names and shapes (A = n_features, F = n_filters, K = n_rbf, S = species).
+Dense layers compute ``y = x @ weight + bias``, so a weight is stored (in, out), the
+transpose of PyTorch's ``nn.Linear`` layout:
+
+    embedding                     (S, A)      h_i⁰ = embedding[species_i]
+    interactions.{t}.filter.0     (K, F) (F)  first filter layer, ssp after it
+    interactions.{t}.filter.1     (F, F) (F)  second filter layer
+    interactions.{t}.in2f         (A, F)      no bias
+    interactions.{t}.f2out.0      (F, A) (A)  ssp after it
+    interactions.{t}.f2out.1      (A, A) (A)
+    readout.0                     (A, A/2) (A/2)  read-out activation after it
+    readout.1                     (A/2, 1) (1)
+    offset, scale                 (S,)        ε_i = scale[s_i] · MLP(h_i) + offset[s_i]
+
+(``.weight`` and ``.bias`` are appended to the Dense layer names.)
+"""
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as onp
+from ase.data import atomic_numbers, covalent_radii
+
+__all__ = ["ModelConfig", "Model", "init_model", "parameter_shapes"]
+
+READOUT_ACTIVATIONS = ("ssp", "silu", "tanh")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Hyper-parameters of an existence SchNet.
+
+    The repulsive prior is ``φ_ab(d) = prior_strength · (1 − d / r_ab)³`` for ``d < r_ab``
+    and zero beyond, with ``r_ab = prior_radius_scale · (R_a + R_b)`` and ``R`` ASE's
+    covalent radii (Cu–Cu 1.58 Å, Cu–O 1.19 Å, O–O 0.79 Å at the default scale 0.6),
+    shorter than any bond a training set should contain (O₂: 1.24 Å).
+    """
+
+    species: tuple
+    cutoff: float = 6.0
+    n_features: int = 64
+    n_filters: int = 64
+    n_rbf: int = 20
+    n_interactions: int = 3
+    prior_strength: float = 5.0
+    prior_radius_scale: float = 0.6
+    readout_activation: str = "ssp"
+
+    def __post_init__(self):
+        species = (self.species,) if isinstance(self.species, str) else tuple(self.species)
+        object.__setattr__(self, "species", species)
+        if not species:
+            raise ValueError("ModelConfig.species is empty: name at least one element")
+        unknown = [s for s in species if s not in atomic_numbers or s == "X"]
+        if unknown:
+            raise ValueError(f"ModelConfig.species: unknown chemical symbol(s) {unknown}")
+        if len(set(species)) != len(species):
+            raise ValueError(f"ModelConfig.species has duplicates: {species}")
+        for name in ("n_features", "n_filters", "n_interactions"):
+            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
+                raise ValueError(f"ModelConfig.{name} must be a positive integer")
+        if not (isinstance(self.n_rbf, int) and self.n_rbf >= 2):
+            raise ValueError("ModelConfig.n_rbf must be an integer >= 2")
+        if not (onp.isfinite(self.cutoff) and self.cutoff > 0):
+            raise ValueError(f"ModelConfig.cutoff must be positive and finite, got {self.cutoff}")
+        if not (onp.isfinite(self.prior_strength) and self.prior_strength >= 0):
+            raise ValueError("ModelConfig.prior_strength must be finite and >= 0")
+        if not (self.prior_radius_scale > 0 and self.prior_radii().max() < self.cutoff):
+            raise ValueError("ModelConfig.prior_radius_scale must be > 0 and give radii < cutoff")
+        if self.readout_activation not in READOUT_ACTIVATIONS:
+            raise ValueError(
+                f"ModelConfig.readout_activation {self.readout_activation!r} is not one of "
+                f"{READOUT_ACTIVATIONS}"
+            )
+
+    @property
+    def n_hidden(self):
+        """Width of the read-out's hidden layer, A/2 as in SchNetPack's ``Atomwise``."""
+        return max(1, self.n_features // 2)
+
+    def prior_radii(self):
+        """(S, S) radii r_ab within which the repulsive prior acts, Å."""
+        radii = onp.array([covalent_radii[atomic_numbers[s]] for s in self.species])
+        return self.prior_radius_scale * (radii[:, None] + radii[None, :])
+
+    def to_dict(self):
+        d = asdict(self)
+        d["species"] = list(self.species)
+        return d
+
+
+def parameter_shapes(config):
+    """The name → shape map every model with ``config`` has, in a fixed order."""
+    A, F, K, S, H = config.n_features, config.n_filters, config.n_rbf, len(config.species), config.n_hidden
+    shapes = {"embedding": (S, A)}
+    for t in range(config.n_interactions):
+        p = f"interactions.{t}."
+        shapes.update({
+            p + "filter.0.weight": (K, F), p + "filter.0.bias": (F,),
+            p + "filter.1.weight": (F, F), p + "filter.1.bias": (F,),
+            p + "in2f.weight": (A, F),
+            p + "f2out.0.weight": (F, A), p + "f2out.0.bias": (A,),
+            p + "f2out.1.weight": (A, A), p + "f2out.1.bias": (A,),
+        })  # fmt: skip
+    shapes.update({
+        "readout.0.weight": (A, H), "readout.0.bias": (H,),
+        "readout.1.weight": (H, 1), "readout.1.bias": (1,),
+        "offset": (S,), "scale": (S,),
+    })  # fmt: skip
+    return shapes
+
+
+@dataclass
+class Model:
+    """An existence SchNet: configuration, parameters and thermodynamic references.
+
+    ``mu_ref`` maps a species to its reference chemical potential in eV (for example
+    ½E(O₂) and E(bulk Cu)/atom from the labeller that trained the model); species
+    without one cannot be candidates in a Gibbs free energy.
+    """
+
+    config: ModelConfig
+    params: dict
+    mu_ref: dict = field(default_factory=dict)
+    provenance: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        expected = parameter_shapes(self.config)
+        missing = sorted(set(expected) - set(self.params))
+        extra = sorted(set(self.params) - set(expected))
+        if missing or extra:
+            raise ValueError(f"model parameters do not match the config: missing {missing}, unexpected {extra}")
+        for name, shape in expected.items():
+            value = onp.asarray(self.params[name])
+            if value.shape != shape:
+                raise ValueError(f"parameter {name!r} has shape {value.shape}, expected {shape}")
+            if not onp.all(onp.isfinite(value)):
+                raise ValueError(f"parameter {name!r} contains NaN or inf")
+        unknown = sorted(set(self.mu_ref) - set(self.config.species))
+        if unknown:
+            raise ValueError(f"mu_ref names species the model does not know: {unknown}")
+        for s, value in self.mu_ref.items():
+            if not onp.isfinite(value):
+                raise ValueError(f"mu_ref[{s!r}] is not finite: {value}")
+
+    @property
+    def species(self):
+        return self.config.species
+
+
+def init_model(config, seed=0, mu_ref=None, provenance=None):
+    """A model with fresh parameters.
+
+    Dense weights are Xavier-uniform and biases zero (SchNetPack's ``Dense`` default),
+    the embedding is standard normal (``torch.nn.Embedding``'s default), offsets are 0
+    and scales 1. Deterministic for a given ``seed``.
+    """
+    rng = onp.random.default_rng(seed)
+    params = {}
+    for name, shape in parameter_shapes(config).items():
+        if name == "embedding":
+            params[name] = rng.standard_normal(shape)
+        elif name.endswith(".weight"):
+            limit = onp.sqrt(6.0 / (shape[0] + shape[1]))
+            params[name] = rng.uniform(-limit, limit, shape)
+        elif name == "scale":
+            params[name] = onp.ones(shape)
+        else:
+            params[name] = onp.zeros(shape)
+    return Model(config, params, dict(mu_ref or {}), dict(provenance or {}))

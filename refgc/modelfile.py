@@ -1,0 +1,105 @@
+"""Model files: a NumPy ``.npz`` of plain float64 arrays plus one JSON metadata string.
+
+Layout (format version 1)::
+
+    metadata          0-d unicode array, JSON:
+                        {"format": "refgc-model", "format_version": 1,
+                         "config": {ModelConfig fields}, "species": [...],
+                         "mu_ref": {symbol: eV}, "provenance": {...},
+                         "sha256": hex digest of the parameter arrays}
+    <parameter name>  float64 array, one per entry of refgc.model.parameter_shapes
+
+The digest covers, for every parameter in sorted name order, the name, the shape and
+the little-endian float64 bytes. Files load with ``allow_pickle=False``; a file that is
+truncated, tampered with, carries object arrays, or does not match its config is
+rejected with a ``ValueError`` that says why.
+"""
+
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as onp
+
+from .model import Model, ModelConfig, parameter_shapes
+
+__all__ = ["save_model", "load_model", "FORMAT_VERSION", "DEFAULT_MODEL"]
+
+FORMAT = "refgc-model"
+FORMAT_VERSION = 1
+DEFAULT_MODEL = Path(__file__).parent / "models" / "default.npz"
+
+
+def parameters_digest(params):
+    h = hashlib.sha256()
+    for name in sorted(params):
+        value = onp.ascontiguousarray(params[name], dtype="<f8")
+        h.update(f"{name}:{value.shape};".encode())
+        h.update(value.tobytes())
+    return h.hexdigest()
+
+
+def save_model(model, path):
+    """Write ``model`` to ``path`` (a ``.npz``; the suffix is not added for you)."""
+    params = {name: onp.asarray(value, dtype="<f8") for name, value in model.params.items()}
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": model.config.to_dict(),
+        "species": list(model.species),
+        "mu_ref": {s: float(v) for s, v in model.mu_ref.items()},
+        "provenance": model.provenance,
+        "sha256": parameters_digest(params),
+    }
+    with open(path, "wb") as f:  # a file object keeps numpy from appending ".npz"
+        onp.savez(f, metadata=onp.array(json.dumps(metadata, indent=1, sort_keys=True)), **params)
+
+
+def _read_npz(path):
+    try:
+        with onp.load(path, allow_pickle=False) as npz:
+            return {name: npz[name] for name in npz.files}
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as err:
+        raise ValueError(f"{path}: not a readable refgc model file ({type(err).__name__}: {err})") from None
+
+
+def load_model(path=None):
+    """Read a model file; ``path=None`` loads the default model shipped with refgc."""
+    if path is None:
+        if not DEFAULT_MODEL.exists():
+            raise FileNotFoundError(f"no default model is installed at {DEFAULT_MODEL}")
+        path = DEFAULT_MODEL
+    arrays = _read_npz(path)
+    if "metadata" not in arrays or arrays["metadata"].dtype.kind != "U" or arrays["metadata"].ndim != 0:
+        raise ValueError(f"{path}: no JSON metadata entry: not a refgc model file")
+    try:
+        meta = json.loads(str(arrays.pop("metadata")))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: metadata is not valid JSON ({err})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError(f"{path}: metadata does not describe a refgc model")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ValueError(
+            f"{path}: model file format version {meta.get('format_version')!r} is not supported "
+            f"(this refgc reads version {FORMAT_VERSION})"
+        )
+    for key in ("config", "mu_ref", "provenance", "sha256"):
+        if key not in meta:
+            raise ValueError(f"{path}: metadata lacks {key!r}")
+    try:
+        config = ModelConfig(**meta["config"])
+    except TypeError as err:
+        raise ValueError(f"{path}: invalid config in metadata ({err})") from None
+    expected = parameter_shapes(config)
+    missing, extra = sorted(set(expected) - set(arrays)), sorted(set(arrays) - set(expected))
+    if missing or extra:
+        raise ValueError(f"{path}: parameters do not match the config: missing {missing}, unexpected {extra}")
+    for name, value in arrays.items():
+        if value.dtype != onp.dtype("<f8"):
+            raise ValueError(f"{path}: parameter {name!r} has dtype {value.dtype}, expected float64")
+    if parameters_digest(arrays) != meta["sha256"]:
+        raise ValueError(f"{path}: SHA-256 of the parameters does not match the metadata: the file was modified or corrupted")
+    return Model(config, arrays, dict(meta["mu_ref"]), dict(meta["provenance"]))

@@ -1,0 +1,50 @@
+"""Gather and scatter-add over the pairs of a graph, as autograd primitives.
+
+Message passing needs two index operations on every layer:
+
+* **gather** ``v[idx]``: copy an atom's row to each pair it takes part in, and
+* **scatter-add** ``out[a] = sum_{p : idx[p] = a} v[p]``: sum pair rows onto atoms.
+
+They are each other's adjoint, so each one's vector-Jacobian product is the other.
+autograd's own gradient of ``v[idx]`` goes through ``np.add.at`` (slow), and traced
+values cannot be scattered with ``np.add.at`` or ``np.bincount`` at all; so both are
+defined here as primitives whose VJPs call the primitives again. That keeps every
+derivative differentiable once more, which force training (a loss on ∂E/∂x) needs.
+
+The scatter is a sparse (CSR) matrix product ``M @ v`` with ``M[a, p] = [idx[p] = a]``,
+built once per index array: no dense one-hot matrix and no Python loop over pairs.
+"""
+
+import numpy as onp
+import scipy.sparse
+from autograd.extend import defvjp, primitive
+
+__all__ = ["Segments", "gather", "scatter_add"]
+
+
+class Segments:
+    """An index array ``idx`` (one atom per pair) and its ``(n_atoms, n_pairs)`` CSR map."""
+
+    def __init__(self, idx, n_atoms):
+        self.idx = onp.asarray(idx, dtype=onp.intp)
+        self.n_atoms = int(n_atoms)
+        n_pairs = len(self.idx)
+        self.matrix = scipy.sparse.csr_matrix(
+            (onp.ones(n_pairs), (self.idx, onp.arange(n_pairs))), shape=(self.n_atoms, n_pairs)
+        )
+
+
+@primitive
+def gather(values, seg):
+    """``values[seg.idx]``: (n_atoms, ...) -> (n_pairs, ...)."""
+    return values[seg.idx]
+
+
+@primitive
+def scatter_add(values, seg):
+    """Sum of the rows of ``values`` (n_pairs, ...) onto their atoms -> (n_atoms, ...)."""
+    return seg.matrix @ values
+
+
+defvjp(gather, lambda ans, values, seg: lambda g: scatter_add(g, seg))
+defvjp(scatter_add, lambda ans, values, seg: lambda g: gather(g, seg))
