@@ -41,15 +41,24 @@ def ssp(x):
     A primitive so autograd need not trace ``max`` and ``abs`` (their tie-breaking VJPs
     cost more than the function); its derivative, the sigmoid, is written in
     ``autograd.numpy`` and so stays differentiable for force training."""
-    return onp.maximum(x, 0.0) + onp.log1p(onp.exp(-onp.abs(x))) - LOG2
+    y = onp.exp(-onp.abs(x))
+    onp.log1p(y, out=y)  # in place: this runs on every (pair, filter) entry
+    y += onp.maximum(x, 0.0)
+    y -= LOG2
+    return y
 
 
+@primitive
 def sigmoid(x):
-    """1 / (1 + e^{-x}) = ½ (1 + tanh(x/2)), without overflow."""
-    return 0.5 * (np.tanh(0.5 * x) + 1.0)
+    """1 / (1 + e^{-x}) = ½ (1 + tanh(x/2)), without overflow; ssp's derivative."""
+    y = onp.tanh(0.5 * x)
+    y += 1.0
+    y *= 0.5
+    return y
 
 
 defvjp(ssp, lambda ans, x: lambda g: g * sigmoid(x))
+defvjp(sigmoid, lambda ans, x: lambda g: g * ans * (1.0 - ans))  # autograd ops: differentiable again
 
 
 def silu(x):

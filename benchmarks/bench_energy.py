@@ -1,0 +1,71 @@
+"""Time E + ∂E/∂x + ∂E/∂q on Cu(110)+O slabs: one thread, min of several runs.
+
+    python benchmarks/bench_energy.py [--repeats 7]
+
+Model size as in the issues: 64 features, 3 blocks, 20 RBF, r_c = 6 Å. Prints a table of
+atoms, pairs, and milliseconds per call for the autograd reference path, and the time per
+pair relative to the smallest system (linear scaling keeps that ratio near 1).
+"""
+
+import os
+
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS"):
+    os.environ[var] = "1"  # before NumPy is imported
+
+import argparse  # noqa: E402
+import platform  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+from ase import Atoms  # noqa: E402
+from ase.build import fcc110  # noqa: E402
+
+import refgc  # noqa: E402
+from refgc.graph import build_graph  # noqa: E402
+
+
+def slab_with_oxygen(n_atoms, seed=0):
+    """A 4-layer Cu(110) slab topped up with O adatoms to ``n_atoms`` atoms (about 1/3 O)."""
+    n_cu = int(round(n_atoms * 2 / 3 / 4)) * 4
+    nx = max(1, int(np.sqrt(n_cu / 4 / 1.41)))
+    ny = max(1, n_cu // 4 // nx)
+    slab = fcc110("Cu", (nx, ny, 4), a=3.61, vacuum=8.0)
+    rng = np.random.default_rng(seed)
+    n_o = n_atoms - len(slab)
+    top = slab.positions[:, 2].max()
+    xy = rng.uniform(0, 1, (n_o, 2)) @ slab.cell[:2, :2]
+    return slab + Atoms("O" * n_o, positions=np.c_[xy, top + rng.uniform(1.0, 3.0, n_o)])
+
+
+def best_time(f, repeats):
+    f()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[50, 100, 200, 400])
+    args = parser.parse_args()
+    model = refgc.init_model(refgc.ModelConfig(species=("Cu", "O")), seed=0)
+    print(f"# {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
+          f"NumPy {np.__version__}, one thread, min of {args.repeats}")
+    print(f"{'atoms':>6} {'pairs':>7} {'autograd ms':>12} {'µs/pair':>8} {'ratio':>6}")
+    first = None
+    for n in args.sizes:
+        atoms = slab_with_oxygen(n)
+        q = np.r_[np.ones(n - (atoms.symbols == "O").sum()), np.full((atoms.symbols == "O").sum(), 0.5)]
+        pairs = build_graph(atoms.positions, atoms.cell[:], atoms.pbc, model.config.cutoff).n_pairs
+        t = best_time(lambda: refgc.energy_and_gradients(model, atoms, q), args.repeats)
+        per_pair = t / pairs * 1e6
+        first = first or per_pair
+        print(f"{len(atoms):6d} {pairs:7d} {t * 1e3:12.1f} {per_pair:8.2f} {per_pair / first:6.2f}")
+
+
+if __name__ == "__main__":
+    main()
