@@ -25,7 +25,7 @@ def with_ghost(atoms, q, seed, symbol):
     return atoms + Atoms(symbol, positions=[where]), np.r_[q, 0.0]
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(**systems, symbol=st.sampled_from(["Cu", "O"]))
 def test_embedding_equivalence(model, seed, kind, symbol):
     """1. A q = 0 atom leaves every other atom's embedding, at every layer, unchanged."""
@@ -35,7 +35,7 @@ def test_embedding_equivalence(model, seed, kind, symbol):
         np.testing.assert_allclose(h_big[:-1], h, rtol=REL, atol=REL * np.abs(h).max())
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(**systems, symbol=st.sampled_from(["Cu", "O"]))
 def test_readout_equivalence(model, seed, kind, symbol):
     """2. E(system + atom with q = 0) = E(system)."""
@@ -114,7 +114,7 @@ def test_plain_schnet_at_full_existence(model, kind):
         assert E == pytest.approx(plain_schnet_energy(no_prior, atoms), rel=REL)
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(**systems, symbol=st.sampled_from(["Cu", "O"]))
 def test_absent_atom_feels_no_force_but_has_insertion_energy(model, seed, kind, symbol):
     """5. ∂E/∂x_j = 0 for a q = 0 atom, while ∂E/∂q_j is the one-sided slope of E(q_j)."""

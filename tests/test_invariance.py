@@ -13,7 +13,7 @@ from conftest import random_cluster, random_slab, random_system
 REL = 1e-10
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), kind=st.sampled_from(["slab", "cluster"]))
 def test_translation(model, seed, kind):
     atoms, q = random_system(seed, kind)
@@ -26,7 +26,7 @@ def test_translation(model, seed, kind):
     np.testing.assert_allclose(dq2, dq, atol=1e-10)
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1))
 def test_rotation_of_a_cluster(model, seed):
     atoms, q = random_cluster(seed)
@@ -40,7 +40,7 @@ def test_rotation_of_a_cluster(model, seed):
     np.testing.assert_allclose(dq2, dq, atol=1e-10)
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), kind=st.sampled_from(["slab", "cluster"]))
 def test_permutation(model, seed, kind):
     atoms, q = random_system(seed, kind)
