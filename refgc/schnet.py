@@ -28,7 +28,7 @@ from autograd.extend import defvjp, primitive
 
 from .scatter import gather, scatter_add
 
-__all__ = ["ssp", "rbf", "cosine_cutoff", "pair_distances", "atom_embeddings", "total_energy"]
+__all__ = ["ssp", "rbf", "cosine_cutoff", "pair_distances", "atom_embeddings", "readout", "atom_energies", "total_energy"]
 
 LOG2 = float(np.log(2.0))
 
@@ -116,7 +116,7 @@ def atom_embeddings(params, config, species, q, graph, d):
     return layers
 
 
-def atomic_energies(params, config, species, h):
+def readout(params, config, species, h):
     """ε_i = scale[s_i] · MLP(h_i) + offset[s_i], (N,)."""
     act = ACTIVATIONS[config.readout_activation]
     out = dense(act(dense(h, params, "readout.0")), params, "readout.1")[:, 0]  # (N,)
@@ -124,15 +124,20 @@ def atomic_energies(params, config, species, h):
 
 
 def repulsion(config, species, q, graph, d):
-    """E_rep = ½ Σ_{i≠j} q_i q_j φ(d_ij) with φ = A (1 − d/r_ab)³ inside r_ab, 0 beyond."""
+    """q_i q_j φ(d_ij) per pair, (P,), with φ = A (1 − d/r_ab)³ inside r_ab and 0 beyond."""
     r_ab = config.prior_radii()[species[graph.i], species[graph.j]]  # (P,)
     u = np.maximum(1.0 - d / r_ab, 0.0)
-    q_pair = gather(q, graph.seg_i) * gather(q, graph.seg_j)
-    return 0.5 * config.prior_strength * np.sum(q_pair * u**3)
+    return config.prior_strength * gather(q, graph.seg_i) * gather(q, graph.seg_j) * u**3
+
+
+def atom_energies(params, config, species, positions, q, graph):
+    """Each atom's share of E, (N,): q_i ε_i + ½ Σ_j q_i q_j φ(d_ij). They sum to E."""
+    d = pair_distances(positions, graph)
+    h = atom_embeddings(params, config, species, q, graph, d)[-1]
+    prior = 0.5 * scatter_add(repulsion(config, species, q, graph, d), graph.seg_i)  # (N,)
+    return q * readout(params, config, species, h) + prior
 
 
 def total_energy(params, config, species, positions, q, graph):
     """E(x, q) = Σ_i q_i ε_i + E_rep, in eV."""
-    d = pair_distances(positions, graph)
-    h = atom_embeddings(params, config, species, q, graph, d)[-1]
-    return np.sum(q * atomic_energies(params, config, species, h)) + repulsion(config, species, q, graph, d)
+    return np.sum(atom_energies(params, config, species, positions, q, graph))
