@@ -11,6 +11,7 @@ from .gibbs import chemical_potentials, gibbs_free_energy
 from .graph import NeighborList
 from .model import Model, ModelConfig, init_model
 from .modelfile import load_model, save_model
+from .training import TrainSettings, read_frames, train
 
 __version__ = "0.1.0"
 
@@ -19,6 +20,7 @@ __all__ = [
     "Model",
     "ModelConfig",
     "NeighborList",
+    "TrainSettings",
     "chemical_potentials",
     "embeddings",
     "energy",
@@ -26,6 +28,8 @@ __all__ = [
     "gibbs_free_energy",
     "init_model",
     "load_model",
+    "read_frames",
     "save_model",
+    "train",
     "__version__",
 ]

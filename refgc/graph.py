@@ -37,6 +37,11 @@ class Graph:
     seg_i: Segments  # scatter onto / gather from the receivers
     seg_j: Segments  # ... the senders
 
+    @classmethod
+    def from_pairs(cls, i, j, offsets, n_atoms):
+        i, j = onp.asarray(i, dtype=onp.intp), onp.asarray(j, dtype=onp.intp)  # vesin's are unsigned
+        return cls(i=i, j=j, offsets=onp.asarray(offsets, dtype=float), seg_i=Segments(i, n_atoms), seg_j=Segments(j, n_atoms))
+
     @property
     def n_pairs(self):
         return len(self.i)
@@ -55,14 +60,7 @@ def build_graph(positions, cell, pbc, radius):
     i, j, shifts = VesinNeighborList(cutoff=float(radius), full_list=True, sorted=True).compute(
         positions, cell, pbc, "ijS"
     )
-    n = len(positions)
-    return Graph(
-        i=i,
-        j=j,
-        offsets=shifts.astype(float) @ cell,
-        seg_i=Segments(i, n),
-        seg_j=Segments(j, n),
-    )
+    return Graph.from_pairs(i, j, shifts.astype(float) @ cell, len(positions))
 
 
 class NeighborList:

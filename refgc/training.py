@@ -1,0 +1,316 @@
+"""Training an existence SchNet on frames labelled with energies and forces.
+
+Frames come from any ASE calculator (``refgc.datagen`` makes them; extended XYZ keeps
+them). Training uses every atom at q = 1, where the model is plain SchNet, and fits
+
+    L(θ) = w_E · mean_frames ((E_θ − E_ref) / n_atoms)² + w_F · mean_components (F_θ − F_ref)²
+
+with F_θ = −∂E_θ/∂x, so the gradient ∂L/∂θ differentiates through a gradient: autograd
+does it because every primitive's VJP is itself differentiable (:mod:`refgc.scatter`).
+Several frames form one batch, a single disjoint graph whose atom energies are summed
+per frame with a scatter-add.
+
+Before the first step the per-species offsets are fitted by least squares to the
+energies (E_f ≈ Σ_s n_fs offset_s), and every species' read-out scale is set to the RMS
+force component, so the network starts from the right energy scale and learns only the
+residual. Adam with a reduce-on-plateau learning rate, early stopping on the validation
+loss, the best parameters kept. Validation frames are chosen by whole trajectories
+(``info["task_id"]``) where frames carry one, so near-duplicates do not leak across the
+split. Deterministic for a given seed; resumable from a checkpoint after an interruption.
+"""
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import autograd.numpy as np
+import numpy as onp
+from autograd import grad, make_vjp
+
+from . import schnet
+from .graph import Graph, build_graph
+from .model import Model, init_model
+from .scatter import Segments, scatter_add
+from .system import species_indices
+
+__all__ = ["TrainSettings", "train", "predict", "metrics", "read_frames", "check_frames"]
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    energy_weight: float = 100.0  # on (eV/atom)²
+    force_weight: float = 1.0  # on (eV/Å)²
+    learning_rate: float = 1e-3
+    batch_size: int = 8  # frames per step
+    max_epochs: int = 500
+    lr_factor: float = 0.5  # reduce-on-plateau
+    lr_patience: int = 10  # epochs without improvement before the rate drops
+    min_learning_rate: float = 1e-5
+    patience: int = 30  # epochs without improvement before training stops
+    validation_fraction: float = 0.1
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One labelled configuration as arrays, its graph built once."""
+
+    species: onp.ndarray  # (n,)
+    positions: onp.ndarray  # (n, 3)
+    graph: Graph
+    energy: float
+    forces: onp.ndarray  # (n, 3)
+
+
+@dataclass(frozen=True)
+class Batch:
+    species: onp.ndarray  # (N,)
+    positions: onp.ndarray  # (N, 3)
+    q: onp.ndarray  # (N,) ones
+    graph: Graph  # disjoint union of the frames' graphs
+    frames: Segments  # atom -> frame
+    n_atoms: onp.ndarray  # (B,)
+    energies: onp.ndarray  # (B,)
+    forces: onp.ndarray  # (N, 3)
+
+
+def check_frames(frames, species):
+    """Raise ``ValueError`` naming the first frame that cannot be trained on."""
+    if len(frames) == 0:
+        raise ValueError("empty dataset: no frames")
+    for k, atoms in enumerate(frames):
+        name = f"frame {k}" + (f" (frame_id={atoms.info['frame_id']!r})" if "frame_id" in atoms.info else "")
+        results = atoms.calc.results if atoms.calc is not None else {}
+        if "energy" not in results or "forces" not in results:
+            raise ValueError(f"{name} has no energy or no forces")
+        unknown = sorted(set(atoms.get_chemical_symbols()) - set(species))
+        if unknown:
+            raise ValueError(f"{name} has species {unknown} that the model does not list ({', '.join(species)})")
+        forces = onp.asarray(results["forces"], dtype=float)
+        if forces.shape != (len(atoms), 3):
+            raise ValueError(f"{name} has forces of shape {forces.shape}, expected ({len(atoms)}, 3)")
+        if not (onp.isfinite(results["energy"]) and onp.all(onp.isfinite(forces))):
+            raise ValueError(f"{name} has a NaN or infinite energy or force")
+        if not onp.all(onp.isfinite(atoms.positions)):
+            raise ValueError(f"{name} has NaN or infinite positions")
+
+
+def read_frames(*paths):
+    """All frames of one or more extended XYZ files (``.xz``/``.gz`` compressed too)."""
+    from ase.io import read
+
+    frames = []
+    for path in paths:
+        frames += read(str(path), index=":")
+    return frames
+
+
+def prepare(frames, config):
+    """Labelled ``ase.Atoms`` -> :class:`Frame` arrays with their graphs (q = 1)."""
+    check_frames(frames, config.species)
+    out = []
+    for atoms in frames:
+        positions = onp.array(atoms.positions, dtype=float)
+        out.append(Frame(
+            species=species_indices(atoms.get_chemical_symbols(), config.species),
+            positions=positions,
+            graph=build_graph(positions, atoms.cell[:], atoms.pbc, config.cutoff),
+            energy=float(atoms.calc.results["energy"]),
+            forces=onp.asarray(atoms.calc.results["forces"], dtype=float),
+        ))  # fmt: skip
+    return out
+
+
+def collate(frames):
+    """Frames -> one :class:`Batch` (a disjoint graph)."""
+    starts = onp.cumsum([0] + [len(f.species) for f in frames])
+    n = int(starts[-1])
+    graph = Graph.from_pairs(
+        onp.concatenate([f.graph.i + s for f, s in zip(frames, starts)]),
+        onp.concatenate([f.graph.j + s for f, s in zip(frames, starts)]),
+        onp.concatenate([f.graph.offsets for f in frames]),
+        n,
+    )
+    return Batch(
+        species=onp.concatenate([f.species for f in frames]),
+        positions=onp.concatenate([f.positions for f in frames]),
+        q=onp.ones(n),
+        graph=graph,
+        frames=Segments(onp.repeat(onp.arange(len(frames)), onp.diff(starts)), len(frames)),
+        n_atoms=onp.diff(starts).astype(float),
+        energies=onp.array([f.energy for f in frames]),
+        forces=onp.concatenate([f.forces for f in frames]),
+    )
+
+
+def energies_and_forces(params, config, batch):
+    """Per-frame energies (B,) and forces (N, 3), differentiable in ``params``."""
+
+    def frame_energies(positions):
+        e = schnet.atom_energies(params, config, batch.species, positions, batch.q, batch.graph)
+        return scatter_add(e, batch.frames)  # (B,)
+
+    vjp, E = make_vjp(frame_energies)(batch.positions)
+    return E, -vjp(onp.ones(len(batch.n_atoms)))  # disjoint frames: ∂ΣE/∂x gives each frame's forces
+
+
+def loss(params, config, batch, settings):
+    E, F = energies_and_forces(params, config, batch)
+    e_err = (E - batch.energies) / batch.n_atoms
+    return settings.energy_weight * np.mean(e_err**2) + settings.force_weight * np.mean((F - batch.forces) ** 2)
+
+
+def predict(model, frames, batch_size=16):
+    """Model energies (list of floats) and forces (list of (n, 3)) for labelled frames."""
+    prepared = frames if frames and isinstance(frames[0], Frame) else prepare(frames, model.config)
+    energies, forces = [], []
+    for k in range(0, len(prepared), batch_size):
+        batch = collate(prepared[k : k + batch_size])
+        E, F = energies_and_forces(model.params, model.config, batch)
+        energies += list(E)
+        forces += onp.split(F, onp.cumsum(batch.n_atoms[:-1]).astype(int))
+    return energies, forces
+
+
+def metrics(model, frames, batch_size=16):
+    """Energy MAE/RMSE per atom (eV/atom) and force MAE/RMSE per component (eV/Å)."""
+    prepared = frames if frames and isinstance(frames[0], Frame) else prepare(frames, model.config)
+    E, F = predict(model, prepared, batch_size)
+    n = onp.array([len(f.species) for f in prepared])
+    e_err = (onp.array(E) - [f.energy for f in prepared]) / n
+    f_err = onp.concatenate([(Fk - f.forces).ravel() for Fk, f in zip(F, prepared)])
+    return {
+        "energy_mae_per_atom": float(onp.mean(onp.abs(e_err))),
+        "energy_rmse_per_atom": float(onp.sqrt(onp.mean(e_err**2))),
+        "force_mae": float(onp.mean(onp.abs(f_err))),
+        "force_rmse": float(onp.sqrt(onp.mean(f_err**2))),
+        "n_frames": len(prepared),
+    }
+
+
+def fit_offsets(frames, n_species):
+    """Least-squares per-species energies: E_f ≈ Σ_s n_fs offset_s."""
+    counts = onp.array([onp.bincount(f.species, minlength=n_species) for f in frames], dtype=float)
+    offsets, *_ = onp.linalg.lstsq(counts, [f.energy for f in frames], rcond=None)
+    return offsets
+
+
+def split(frames, fraction, seed):
+    """Indices (train, validation), whole ``task_id`` groups kept on one side."""
+    groups = {}
+    for k, atoms in enumerate(frames):
+        groups.setdefault(atoms.info.get("task_id", f"frame {k}"), []).append(k)
+    keys = sorted(groups, key=str)
+    onp.random.default_rng(seed).shuffle(keys)
+    val, target = [], fraction * len(frames)
+    for key in keys:
+        if len(val) >= target:
+            break
+        val += groups[key]
+    val_set = set(val)
+    return [k for k in range(len(frames)) if k not in val_set], sorted(val)
+
+
+class Adam:
+    """Adam on a dict of arrays (Kingma & Ba), the state kept as plain arrays."""
+
+    def __init__(self, params, beta1=0.9, beta2=0.999, eps=1e-8):
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        self.m = {k: onp.zeros_like(v) for k, v in params.items()}
+        self.v = {k: onp.zeros_like(v) for k, v in params.items()}
+        self.t = 0
+
+    def step(self, params, grads, lr):
+        self.t += 1
+        c1, c2 = 1 - self.beta1**self.t, 1 - self.beta2**self.t
+        for k, g in grads.items():
+            self.m[k] = self.beta1 * self.m[k] + (1 - self.beta1) * g
+            self.v[k] = self.beta2 * self.v[k] + (1 - self.beta2) * g * g
+            params[k] = params[k] - lr * (self.m[k] / c1) / (onp.sqrt(self.v[k] / c2) + self.eps)
+
+
+def _save_checkpoint(path, params, best, adam, state):
+    arrays = {f"params/{k}": v for k, v in params.items()}
+    arrays |= {f"best/{k}": v for k, v in best.items()}
+    arrays |= {f"adam_m/{k}": v for k, v in adam.m.items()} | {f"adam_v/{k}": v for k, v in adam.v.items()}
+    tmp = Path(str(path) + ".tmp")
+    with open(tmp, "wb") as f:
+        onp.savez(f, state=onp.array(json.dumps({**state, "adam_t": adam.t})), **arrays)
+    tmp.replace(path)
+
+
+def _load_checkpoint(path, adam):
+    with onp.load(path, allow_pickle=False) as npz:
+        state = json.loads(str(npz["state"]))
+        take = lambda prefix: {k[len(prefix):]: npz[k] for k in npz.files if k.startswith(prefix)}  # noqa: E731
+        params, best, adam.m, adam.v = take("params/"), take("best/"), take("adam_m/"), take("adam_v/")
+    adam.t = state.pop("adam_t")
+    return params, best, state
+
+
+def train(frames, config, *, settings=TrainSettings(), validation=None, mu_ref=None, provenance=None,
+          checkpoint=None, log=print):
+    """Fit a model with ``config`` to labelled ``frames``; returns the best :class:`Model`.
+
+    ``validation``: frames for early stopping; by default a ``settings.validation_fraction``
+    split of ``frames`` by trajectory. ``checkpoint``: a path written after every epoch;
+    if it exists, training resumes from it. ``log``: a function taking one line, or None.
+    """
+    log = log or (lambda line: None)
+    if validation is None:
+        train_idx, val_idx = split(frames, settings.validation_fraction, settings.seed)
+        frames, validation = [frames[k] for k in train_idx], [frames[k] for k in val_idx]
+    train_set, val_set = prepare(frames, config), prepare(validation, config) if validation else []
+    model = init_model(config, seed=settings.seed)
+    params = dict(model.params)
+    params["offset"] = fit_offsets(train_set, len(config.species))
+    rms_force = float(onp.sqrt(onp.mean(onp.concatenate([f.forces.ravel() for f in train_set]) ** 2)))
+    params["scale"] = onp.full(len(config.species), max(rms_force, 1e-3))
+    adam = Adam(params)
+    state = dict(epoch=0, lr=settings.learning_rate, best_loss=onp.inf, bad_epochs=0, plateau=0, history=[])
+    best = dict(params)
+    if checkpoint is not None and Path(checkpoint).exists():
+        params, best, state = _load_checkpoint(checkpoint, adam)
+        log(f"resumed from {checkpoint} at epoch {state['epoch']}")
+    gradient = grad(loss)
+    val_batches = [collate(val_set[k : k + 16]) for k in range(0, len(val_set), 16)]
+    log(f"training on {len(train_set)} frames, validating on {len(val_set)}; offsets {params['offset'].round(4)}")
+    while state["epoch"] < settings.max_epochs and state["bad_epochs"] < settings.patience:
+        t0 = time.perf_counter()
+        order = onp.random.default_rng([settings.seed, state["epoch"]]).permutation(len(train_set))
+        train_loss = 0.0
+        for k in range(0, len(order), settings.batch_size):
+            batch = collate([train_set[m] for m in order[k : k + settings.batch_size]])
+            train_loss += float(loss(params, config, batch, settings)) * len(batch.n_atoms)
+            adam.step(params, gradient(params, config, batch, settings), state["lr"])
+        train_loss /= len(order)
+        val_loss = (sum(float(loss(params, config, b, settings)) * len(b.n_atoms) for b in val_batches)
+                    / len(val_set)) if val_set else train_loss
+        state["epoch"] += 1
+        if val_loss < state["best_loss"]:
+            state.update(best_loss=val_loss, bad_epochs=0, plateau=0)
+            best = {k: v.copy() for k, v in params.items()}
+        else:
+            state["bad_epochs"] += 1
+            state["plateau"] += 1
+            if state["plateau"] >= settings.lr_patience:
+                state.update(lr=max(state["lr"] * settings.lr_factor, settings.min_learning_rate), plateau=0)
+        seconds = time.perf_counter() - t0
+        state["history"].append(dict(epoch=state["epoch"], train_loss=train_loss, val_loss=val_loss, lr=state["lr"], seconds=seconds))
+        log(f"epoch {state['epoch']:4d}  train {train_loss:.3e}  val {val_loss:.3e}  lr {state['lr']:.1e}  {seconds:.1f} s")
+        if checkpoint is not None:
+            _save_checkpoint(checkpoint, params, best, adam, state)
+    result = Model(config, best, dict(mu_ref or {}), dict(provenance or {}))
+    history = state["history"]
+    result.provenance["training"] = {
+        "settings": asdict(settings),
+        "n_train": len(train_set),
+        "n_validation": len(val_set),
+        "epochs": len(history),
+        "seconds_total": round(sum(h["seconds"] for h in history), 1),
+        "seconds_per_epoch": round(sum(h["seconds"] for h in history) / max(len(history), 1), 2),
+        "validation": metrics(result, val_set) if val_set else None,
+        "loss_history": [[h["epoch"], h["train_loss"], h["val_loss"], h["lr"]] for h in history],
+    }
+    return result

@@ -1,0 +1,112 @@
+"""Training: batched forces, the loss gradient, offsets, the split, resuming, bad data."""
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import fcc110
+from ase.calculators.emt import EMT
+from ase.calculators.singlepoint import SinglePointCalculator
+
+import refgc
+from refgc import training as T
+
+CONFIG = refgc.ModelConfig(species=("Cu", "O"), cutoff=4.0, n_features=12, n_filters=12, n_rbf=8, n_interactions=2)
+
+
+def labelled(atoms, **info):
+    atoms.calc = EMT()
+    e, f = atoms.get_potential_energy(), atoms.get_forces()
+    atoms.calc = SinglePointCalculator(atoms, energy=e, forces=f)
+    atoms.info.update(info)
+    return atoms
+
+
+@pytest.fixture(scope="module")
+def frames():
+    rng = np.random.default_rng(0)
+    out = []
+    for k in range(24):
+        s = fcc110("Cu", (2, 1, 3), a=3.61, vacuum=5.0)
+        top = s.positions[:, 2].max()
+        n = int(rng.integers(0, 3))
+        s += Atoms("O" * n, positions=np.c_[rng.uniform(0, 1, (n, 2)) @ s.cell[:2, :2], top + rng.uniform(1.3, 2.2, n)])
+        s.rattle(0.08, seed=k)
+        out.append(labelled(s, task_id=f"t{k // 3}", frame_id=f"t{k // 3}/{k % 3}"))
+    return out
+
+
+def test_batched_forces_equal_single_frame_gradients(frames):
+    model = refgc.init_model(CONFIG, seed=2)
+    E, F = T.predict(model, frames[:5], batch_size=3)
+    for atoms, e, f in zip(frames[:5], E, F):
+        e_ref, dx, _ = refgc.energy_and_gradients(model, atoms)
+        assert e == pytest.approx(e_ref, rel=1e-12)
+        np.testing.assert_allclose(f, -dx, atol=1e-12)
+
+
+def test_loss_gradient_against_finite_differences(frames):
+    model = refgc.init_model(CONFIG, seed=3)
+    batch = T.collate(T.prepare(frames[:4], CONFIG))
+    settings = T.TrainSettings()
+    g = T.grad(T.loss)(model.params, CONFIG, batch, settings)
+    rng = np.random.default_rng(0)
+    for name in ("interactions.0.filter.0.weight", "interactions.1.in2f.weight", "embedding", "offset"):
+        d = rng.standard_normal(model.params[name].shape)
+        h = 1e-5
+        lp = T.loss({**model.params, name: model.params[name] + h * d}, CONFIG, batch, settings)
+        lm = T.loss({**model.params, name: model.params[name] - h * d}, CONFIG, batch, settings)
+        assert np.sum(g[name] * d) == pytest.approx((lp - lm) / (2 * h), rel=1e-6, abs=1e-9)
+
+
+def test_offsets_are_least_squares():
+    frames = [T.Frame(np.array(s), None, None, e, None) for s, e in [([0, 0, 1], -5.0), ([0, 1, 1], -3.0), ([0, 0], -4.0)]]
+    # E = 2·(-2) for [0, 0], and -5 = 2a + b -> b = -1; -3 = a + 2b -> -2 - 2 = -4 ≠ -3: least squares
+    A = np.array([[2, 1], [1, 2], [2, 0]], dtype=float)
+    expected = np.linalg.lstsq(A, [-5.0, -3.0, -4.0], rcond=None)[0]
+    np.testing.assert_allclose(T.fit_offsets(frames, 2), expected)
+
+
+def test_split_keeps_trajectories_together(frames):
+    train_idx, val_idx = T.split(frames, 0.25, seed=1)
+    assert sorted(train_idx + val_idx) == list(range(len(frames)))
+    val_tasks = {frames[k].info["task_id"] for k in val_idx}
+    assert not val_tasks & {frames[k].info["task_id"] for k in train_idx}
+    assert len(val_idx) >= 0.25 * len(frames)
+
+
+def test_training_learns_and_is_deterministic(frames):
+    settings = T.TrainSettings(max_epochs=12, learning_rate=3e-3, batch_size=4, seed=5)
+    a = T.train(frames, CONFIG, settings=settings, log=None)
+    b = T.train(frames, CONFIG, settings=settings, log=None)
+    history = a.provenance["training"]["loss_history"]
+    assert history[-1][1] < 0.5 * history[0][1]  # the training loss fell
+    for name in a.params:
+        assert np.array_equal(a.params[name], b.params[name])
+
+
+def test_resume_from_checkpoint_gives_the_same_model(frames, tmp_path):
+    ckpt = tmp_path / "ckpt.npz"
+    straight = T.train(frames, CONFIG, settings=T.TrainSettings(max_epochs=4, batch_size=6), log=None)
+    T.train(frames, CONFIG, settings=T.TrainSettings(max_epochs=2, batch_size=6), checkpoint=ckpt, log=None)
+    lines = []
+    resumed = T.train(frames, CONFIG, settings=T.TrainSettings(max_epochs=4, batch_size=6), checkpoint=ckpt, log=lines.append)
+    assert any("resumed" in line and "epoch 2" in line for line in lines)
+    for name in straight.params:
+        assert np.array_equal(straight.params[name], resumed.params[name])
+
+
+def test_bad_frames_are_named(frames):
+    good = frames[0]
+    no_labels = good.copy()
+    no_labels.info["frame_id"] = "bare/0"
+    nan = labelled(good.copy(), frame_id="nan/0")
+    nan.calc.results["forces"][0, 0] = np.nan
+    gold = labelled(Atoms("Au2", positions=[[0, 0, 0], [2.5, 0, 0]]), frame_id="gold/0")
+    with pytest.raises(ValueError, match="frame 1 \\(frame_id='bare/0'\\) has no energy or no forces"):
+        T.check_frames([good, no_labels], CONFIG.species)
+    with pytest.raises(ValueError, match="frame 1 \\(frame_id='nan/0'\\) has a NaN"):
+        T.check_frames([good, nan], CONFIG.species)
+    with pytest.raises(ValueError, match="frame 0 \\(frame_id='gold/0'\\) has species \\['Au'\\]"):
+        T.check_frames([gold], CONFIG.species)
+    with pytest.raises(ValueError, match="empty dataset"):
+        T.train([], CONFIG, log=None)
