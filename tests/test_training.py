@@ -31,6 +31,7 @@ def frames():
         n = int(rng.integers(0, 3))
         s += Atoms("O" * n, positions=np.c_[rng.uniform(0, 1, (n, 2)) @ s.cell[:2, :2], top + rng.uniform(1.3, 2.2, n)])
         s.rattle(0.08, seed=k)
+        s.info.pop("adsorbate_info", None)
         out.append(labelled(s, task_id=f"t{k // 3}", frame_id=f"t{k // 3}/{k % 3}"))
     return out
 
@@ -110,3 +111,24 @@ def test_bad_frames_are_named(frames):
         T.check_frames([gold], CONFIG.species)
     with pytest.raises(ValueError, match="empty dataset"):
         T.train([], CONFIG, log=None)
+
+
+def test_command_line_trains_and_stores_references(frames, tmp_path):
+    from ase.io import write
+
+    from refgc.cli import main
+
+    data = tmp_path / "data.extxyz"
+    write(data, frames, format="extxyz")
+    refs = tmp_path / "refs.json"
+    refs.write_text('{"mu_ref": {"Cu": -3.7, "O": -4.8}, "labeller": "EMT"}')
+    out = tmp_path / "model.npz"
+    argv = [str(data), "--out", str(out), "--references", str(refs), "--cutoff", "4", "--features", "8",
+            "--rbf", "6", "--interactions", "1", "--max-epochs", "2"]
+    assert main(["train", *argv]) == 0
+    model = refgc.load_model(out)
+    assert model.mu_ref == {"Cu": -3.7, "O": -4.8} and model.species == ("Cu", "O")
+    assert model.provenance["references"]["labeller"] == "EMT" and model.provenance["training"]["epochs"] == 2
+    bad = tmp_path / "bad.extxyz"
+    write(bad, [Atoms("Cu", positions=[[0, 0, 0]])], format="extxyz")
+    assert main(["train", str(bad), "--out", str(tmp_path / "x.npz")]) == 2

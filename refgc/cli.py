@@ -1,0 +1,82 @@
+"""The ``refgc`` command line.
+
+    refgc train DATA.extxyz [MORE.extxyz ...] --out MODEL.npz [options]
+
+Appending newly labelled frames to the data and retraining is the same command with
+one more file (or the same, longer, file).
+"""
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+
+from . import __version__
+from .model import ModelConfig
+from .modelfile import save_model
+from .training import TrainSettings, read_frames, train
+
+
+def _train(args):
+    frames = read_frames(*args.data)
+    validation = read_frames(args.validation) if args.validation else None
+    config = ModelConfig(
+        species=tuple(args.species) if args.species else tuple(sorted({s for a in frames for s in a.get_chemical_symbols()})),
+        cutoff=args.cutoff, n_features=args.features, n_filters=args.filters or args.features,
+        n_rbf=args.rbf, n_interactions=args.interactions,
+    )  # fmt: skip
+    settings = TrainSettings(**{f.name: getattr(args, f.name) for f in fields(TrainSettings) if getattr(args, f.name, None) is not None})
+    mu_ref, provenance = {}, {"data": [str(p) for p in args.data], "n_frames": len(frames), "refgc_version": __version__}
+    if args.references:
+        with open(args.references) as f:
+            refs = json.load(f)
+        if not isinstance(refs.get("mu_ref"), dict):
+            raise ValueError(f"{args.references}: expected a JSON object with a 'mu_ref' mapping")
+        mu_ref = {s: float(v) for s, v in refs["mu_ref"].items() if s in config.species}
+        provenance["references"] = refs
+    model = train(frames, config, settings=settings, validation=validation, mu_ref=mu_ref,
+                  provenance=provenance, checkpoint=args.checkpoint)
+    save_model(model, args.out)
+    val = model.provenance["training"]["validation"]
+    if val:
+        print(f"validation: energy MAE {1e3 * val['energy_mae_per_atom']:.2f} meV/atom, "
+              f"force MAE {val['force_mae']:.3f} eV/Å ({val['n_frames']} frames)")
+    print(f"wrote {args.out}")
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="refgc", description="Grand canonical optimization with fractional existence.")
+    p.add_argument("--version", action="version", version=f"refgc {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a model on labelled extended XYZ frames")
+    t.add_argument("data", nargs="+", help="extended XYZ files with energies and forces (.xz/.gz allowed)")
+    t.add_argument("--out", required=True, help="model file to write (.npz)")
+    t.add_argument("--validation", help="frames for early stopping (default: a split of DATA by trajectory)")
+    t.add_argument("--references", help="JSON with {'mu_ref': {symbol: eV}, ...} to store in the model")
+    t.add_argument("--checkpoint", help="checkpoint file, written every epoch; training resumes from it")
+    t.add_argument("--species", nargs="+", help="species of the model (default: those in DATA)")
+    t.add_argument("--cutoff", type=float, default=6.0)
+    t.add_argument("--features", type=int, default=64)
+    t.add_argument("--filters", type=int, help="default: = --features")
+    t.add_argument("--rbf", type=int, default=20)
+    t.add_argument("--interactions", type=int, default=3)
+    for f in fields(TrainSettings):
+        t.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=type(f.default),
+                       help=f"default {f.default}")
+    t.set_defaults(run=_train)
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"refgc {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
