@@ -76,7 +76,7 @@ class Batch:
 
 
 def check_frames(frames, species):
-    """Raise ``ValueError`` naming the first frame that cannot be trained on."""
+    """The number of frames; ``ValueError`` naming the first frame that cannot be trained on."""
     if len(frames) == 0:
         raise ValueError("empty dataset: no frames")
     for k, atoms in enumerate(frames):
@@ -94,6 +94,7 @@ def check_frames(frames, species):
             raise ValueError(f"{name} has a NaN or infinite energy or force")
         if not onp.all(onp.isfinite(atoms.positions)):
             raise ValueError(f"{name} has NaN or infinite positions")
+    return len(frames)
 
 
 def read_frames(*paths):

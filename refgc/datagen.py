@@ -1,0 +1,419 @@
+r"""Training data for a grand canonical model: which structures, and how they are labelled.
+
+A model that drives the grand canonical search of METHOD.md §5 must know the energy of
+
+* **random insertions**: the search starts from candidates dropped at random above the
+  slab (0–8 Cu and 0–8 O here), far from any minimum, with large forces;
+* **relaxation paths** from those starts down to the local minima the search ends in, the
+  structures whose ΔG is ranked (a few frames per path, every ``every``-th step and the
+  last, plus rattled copies of the last one: thermal-like noise near the minima);
+* **the references** of the Gibbs free energy: the bare template (``E_slab``), the O₂
+  molecule (:math:`\mu_O^{ref} = \tfrac12 E(O_2)`, with stretched and compressed bonds
+  around it) and bulk Cu (:math:`\mu_{Cu}^{ref} = E/\text{atom}`, several lattice
+  constants, rattled), so that ΔG differences are learnt, not only total energies.
+
+The labeller is any ASE calculator, made by a picklable ``calculator_factory()`` in each
+worker. Work is a *plan*: a list of :class:`Task` s that is a pure function of the seed
+and the arguments, each with a deterministic ``task_id``; every frame carries
+``info["frame_id"]`` (``task_id/step``), ``info["task_id"]`` and ``info["config_type"]``.
+Finished tasks are appended to one extended XYZ file and flushed, so a run can be stopped
+at any time and restarted with the same plan: tasks whose id is already in the file are
+skipped. :func:`label` appends single-point labels of any frames to the same kind of
+file (active learning). Stored frames have no constraints and carry the *unconstrained*
+forces, energies in eV, forces in eV/Å.
+"""
+
+import io
+import lzma
+import multiprocessing
+import os
+import sys
+import time
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import ase.io
+from ase import Atoms
+from ase.build import bulk
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.geometry import get_distances
+from ase.io.extxyz import key_val_str_to_dict
+
+from .surface import top_layer_z
+from .training import check_frames  # noqa: F401  (re-exported: one checker for labels)
+
+#: Smallest distances (Å) allowed between a placed atom and any other atom.
+DEFAULT_MIN_DISTANCES = {("Cu", "Cu"): 2.2, ("Cu", "O"): 1.6, ("O", "O"): 2.2}
+#: Stable small integers per task kind: part of each task's random seed.
+KIND_CODES = {"insertion": 1, "relax": 2, "template": 3, "o2": 4, "bulk_cu": 5, "label": 6}
+
+
+@dataclass
+class Task:
+    """One unit of labelling work; ``kind`` picks the recipe in :func:`run_task`."""
+    task_id: str
+    kind: str
+    seed: tuple
+    params: dict = field(default_factory=dict)
+    atoms: Atoms = None
+    cost: int = 1  # expected labeller calls, for the ETA only
+
+
+def _pair_min(min_distances, a, b):
+    key = (a, b) if (a, b) in min_distances else (b, a)
+    if key not in min_distances:
+        raise ValueError(f"no minimum distance given for the pair {a}-{b}")
+    return min_distances[key]
+
+
+def random_insertion(template, counts, rng, z_range=(0.8, 3.5), min_distances=None,
+                     max_tries=200, max_restarts=100):
+    """The template plus atoms placed at random above its top layer.
+
+    ``counts`` maps species to how many to add (e.g. ``{"Cu": 3, "O": 5}``). Each atom is
+    drawn uniformly in the cell's (a1, a2) plane, at a height ``top + U(z_range)``, and
+    kept only if it is at least the pair's minimum distance from every atom already there
+    (periodic images included: minimum image convention). Added atoms follow the template
+    atoms, whose order and constraints are kept. An atom that finds no free spot in
+    ``max_tries`` draws starts the whole placement again (up to ``max_restarts`` times).
+    """
+    min_distances = DEFAULT_MIN_DISTANCES if min_distances is None else min_distances
+    z_top = top_layer_z(template)
+    symbols = [s for s, n in counts.items() for _ in range(int(n))]
+    for _ in range(max_restarts):  # sequential placement can jam: start again
+        rng.shuffle(symbols)
+        atoms = template.copy()
+        for s in symbols:
+            if not _place(atoms, s, z_top, z_range, min_distances, rng, max_tries):
+                break
+        else:
+            return atoms
+    raise RuntimeError(f"could not place {dict(counts)} above the template "
+                       f"in {max_restarts} attempts")
+
+
+def _place(atoms, s, z_top, z_range, min_distances, rng, max_tries):
+    """Add one atom of species ``s`` at a random free spot; False if none was found."""
+    d_min = np.array([_pair_min(min_distances, s, t) for t in atoms.get_chemical_symbols()])
+    for _ in range(max_tries):
+        f1, f2 = rng.random(2)
+        x = f1 * atoms.cell[0] + f2 * atoms.cell[1]
+        x[2] = z_top + rng.uniform(*z_range)
+        _, d = get_distances([x], atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+        if np.all(d[0] >= d_min):
+            atoms += Atoms(s, positions=[x])
+            return True
+    return False
+
+
+def make_plan(template, seed=0, n_insertion=300, n_relax=280, n_template=60, n_o2=40,
+              n_bulk=80, max_added=None, relax_steps=80, relax_every=20, fmax=0.1,
+              n_rattle_final=1, rattle_range=(0.05, 0.15), bulk_a=3.612,
+              o2_bond=1.236, z_range=(0.8, 3.5), optimizer="BFGS"):
+    """A deterministic, interleaved list of tasks for a template slab with Cu and O.
+
+    Kinds: ``insertion`` (one single point of a random insertion), ``relax`` (a random
+    insertion relaxed for at most ``relax_steps`` steps to ``fmax``: frames at steps 0,
+    ``relax_every``, ... and the last, then ``n_rattle_final`` rattled copies of the
+    last), ``template`` (task 0 relaxes the bare template, the others rattle it),
+    ``o2`` (task 0 at ``o2_bond``, others 0.95–1.65 Å) and ``bulk_cu`` (task 0 the 4-atom
+    fcc cell at ``bulk_a``, others rattled 32-atom cells with a within ±3 %).
+
+    ``max_added`` maps species to the largest number added (default 8 Cu, 8 O); each
+    insertion draws each count uniformly from 0..max. Tasks are interleaved by their
+    relative position within their kind, so any prefix of the plan is a balanced data set.
+    """
+    max_added = {"Cu": 8, "O": 8} if max_added is None else max_added
+    sizes = {"insertion": n_insertion, "relax": n_relax, "template": n_template,
+             "o2": n_o2, "bulk_cu": n_bulk}
+    common = dict(template=template, max_added=max_added, z_range=z_range,
+                  rattle_range=rattle_range)
+    params = {
+        "insertion": common,
+        "relax": dict(common, steps=relax_steps, every=relax_every, fmax=fmax,
+                      n_rattle=n_rattle_final, optimizer=optimizer),
+        "template": dict(common, steps=relax_steps, every=relax_every, fmax=fmax,
+                         n_rattle=0, optimizer=optimizer),
+        "o2": dict(bond=o2_bond),
+        "bulk_cu": dict(a=bulk_a, rattle_range=rattle_range),
+    }
+    cost = {"insertion": 1, "relax": relax_steps + 1 + n_rattle_final, "template": 1,
+            "o2": 1, "bulk_cu": 1}
+    keyed = []
+    for kind, n in sizes.items():
+        for i in range(n):
+            c = relax_steps + 1 if (kind == "template" and i == 0) else cost[kind]
+            task = Task(f"s{seed}/{kind}-{i:04d}", kind, (seed, KIND_CODES[kind], i),
+                        params[kind], cost=c)
+            keyed.append((i / n, KIND_CODES[kind], task))
+    return [t for _, _, t in sorted(keyed, key=lambda k: k[:2])]
+
+
+def _frame(atoms, config_type, frame_id, task_id, **info):
+    """A labelled copy of ``atoms`` (whose calculator has just been evaluated)."""
+    energy = atoms.get_potential_energy()
+    forces = atoms.get_forces(apply_constraint=False)
+    out = atoms.copy()
+    out.set_constraint()
+    out.info.update(info, config_type=config_type, frame_id=frame_id, task_id=task_id)
+    out.calc = SinglePointCalculator(out, energy=energy, forces=forces)
+    return out
+
+
+def _relax_frames(atoms, calc, task, p, rng, config_type):
+    """Frames along a relaxation: step 0, every ``p['every']``-th step, the last."""
+    from ase import optimize
+    atoms.calc = calc
+    frames = []
+    opt = getattr(optimize, p["optimizer"])(atoms, logfile=None)
+
+    def keep():
+        if opt.nsteps % p["every"] == 0:
+            ct = config_type if opt.nsteps == 0 else "relax"
+            frames.append(_frame(atoms, ct, f"{task.task_id}/{opt.nsteps}", task.task_id,
+                                 step=opt.nsteps))
+
+    opt.attach(keep, interval=1)
+    opt.run(fmax=p["fmax"], steps=p["steps"])
+    if frames[-1].info["step"] != opt.nsteps:
+        frames.append(_frame(atoms, "relax", f"{task.task_id}/{opt.nsteps}", task.task_id,
+                             step=opt.nsteps))
+    for k in range(p["n_rattle"]):
+        frames.append(_rattled(atoms, calc, task, p, rng, k))
+    return frames
+
+
+def _rattled(atoms, calc, task, p, rng, k):
+    r = atoms.copy()
+    sigma = rng.uniform(*p["rattle_range"])
+    r.positions += rng.normal(0.0, sigma, r.positions.shape)
+    r.calc = calc
+    return _frame(r, "rattle", f"{task.task_id}/rattle{k}", task.task_id, rattle=sigma)
+
+
+def run_task(task, calc):
+    """Label one task with the ASE calculator ``calc``; returns the list of frames."""
+    rng = np.random.default_rng(task.seed)
+    p, i = task.params, task.seed[-1]
+    if task.kind in ("insertion", "relax"):
+        counts = {s: rng.integers(0, n + 1) for s, n in p["max_added"].items()}
+        atoms = random_insertion(p["template"], counts, rng, z_range=p["z_range"])
+        if task.kind == "relax":
+            return _relax_frames(atoms, calc, task, p, rng, "insertion")
+        atoms.calc = calc
+        return [_frame(atoms, "insertion", f"{task.task_id}/0", task.task_id)]
+    if task.kind == "template":
+        atoms = p["template"].copy()
+        if i == 0:
+            return _relax_frames(atoms, calc, task, p, rng, "template")
+        sigma = rng.uniform(*p["rattle_range"])
+        atoms.positions += rng.normal(0.0, sigma, atoms.positions.shape)
+        atoms.calc = calc
+        return [_frame(atoms, "template", f"{task.task_id}/0", task.task_id, rattle=sigma)]
+    if task.kind == "o2":
+        bond = p["bond"] if i == 0 else rng.uniform(0.95, 1.65)
+        atoms = Atoms("O2", positions=[[0, 0, 0], [0, 0, bond]], cell=[12.0] * 3, pbc=False)
+        atoms.center()
+        atoms.calc = calc
+        return [_frame(atoms, "o2", f"{task.task_id}/0", task.task_id, bond=bond)]
+    if task.kind == "bulk_cu":
+        if i == 0:
+            atoms, sigma = bulk("Cu", "fcc", a=p["a"], cubic=True), 0.0
+        else:
+            atoms = bulk("Cu", "fcc", a=p["a"] * rng.uniform(0.97, 1.03), cubic=True)
+            atoms = atoms.repeat((2, 2, 2))
+            sigma = rng.uniform(0.0, p["rattle_range"][1])
+            atoms.positions += rng.normal(0.0, sigma, atoms.positions.shape)
+        atoms.calc = calc
+        return [_frame(atoms, "bulk_cu", f"{task.task_id}/0", task.task_id,
+                       a=float(atoms.cell[0, 0] / (1 if i == 0 else 2)), rattle=sigma)]
+    if task.kind == "label":
+        atoms = task.atoms.copy()
+        atoms.calc = calc
+        ct = task.atoms.info.get("config_type", p.get("config_type", "label"))
+        return [_frame(atoms, ct, task.task_id, task.task_id)]
+    raise ValueError(f"unknown task kind {task.kind!r}")
+
+
+# ---------------------------------------------------------------- resumable execution
+
+def read_done(path):
+    """``(task_ids, frame_ids, n_frames)`` already in an extended XYZ file.
+
+    Only the header lines are parsed (fast). A frame cut short by a killed job is
+    removed from the end of the file, so the file always holds whole tasks' frames.
+    """
+    task_ids, frame_ids, n = set(), set(), 0
+    if not os.path.exists(path):
+        return task_ids, frame_ids, 0
+    good_end = 0
+    with open(path, "rb") as f:
+        while True:
+            head = f.readline()
+            if not head.strip():
+                break
+            try:
+                comment = f.readline()
+                lines = [f.readline() for _ in range(int(head))]
+                if not lines or not lines[-1].endswith(b"\n"):
+                    break
+                info = key_val_str_to_dict(comment.decode())
+            except ValueError:  # a cut header or comment line
+                break
+            task_ids.add(str(info.get("task_id")))
+            frame_ids.add(str(info.get("frame_id")))
+            n, good_end = n + 1, f.tell()
+    if good_end < os.path.getsize(path):
+        print(f"[datagen] {path}: dropping a truncated frame at byte {good_end}",
+              file=sys.stderr)
+        with open(path, "r+b") as f:
+            f.truncate(good_end)
+    return task_ids, frame_ids, n
+
+
+_WORKER = {}  # per process: the labeller and its call counter
+
+
+def _init_worker(calculator_factory, torch_threads):
+    os.environ.setdefault("OMP_NUM_THREADS", str(torch_threads))
+    calc = calculator_factory()
+    torch = sys.modules.get("torch")  # only if the labeller brought it in
+    if torch is not None and torch_threads:
+        torch.set_num_threads(torch_threads)
+    calls = [0]
+    calculate = calc.calculate
+
+    def counted(*args, **kwargs):
+        calls[0] += 1
+        return calculate(*args, **kwargs)
+
+    calc.calculate = counted
+    _WORKER.update(calc=calc, calls=calls)
+
+
+def _work(task):
+    before, t0 = _WORKER["calls"][0], time.perf_counter()
+    frames = run_task(task, _WORKER["calc"])
+    return task, frames, _WORKER["calls"][0] - before, time.perf_counter() - t0
+
+
+def _hm(seconds):
+    return f"{int(seconds // 3600)}:{int(seconds % 3600 // 60):02d}"
+
+
+class _Progress:
+    """A tqdm bar on a terminal (if tqdm is installed), else a plain line every minute.
+
+    The ETA weighs tasks by their expected labeller calls (``Task.cost``); relaxations
+    that converge early make it pessimistic.
+    """
+
+    def __init__(self, tasks, n_before, progress, every_s=60.0):
+        self.total, self.n_tasks, self.n_before = sum(t.cost for t in tasks), len(tasks), n_before
+        self.done = self.tasks = self.frames = self.calls = 0
+        self.busy, self.t0, self.last, self.every_s = 0.0, time.time(), 0.0, every_s
+        self.enabled, self.bar = progress not in (False, None, "none"), None
+        if progress == "tqdm" or (progress == "auto" and sys.stderr.isatty()):
+            try:
+                from tqdm import tqdm
+                self.bar = tqdm(total=self.total, unit="call")
+            except ImportError:
+                pass
+
+    def update(self, task, n_frames, n_calls, seconds):
+        self.done, self.tasks = self.done + task.cost, self.tasks + 1
+        self.frames, self.calls, self.busy = self.frames + n_frames, self.calls + n_calls, self.busy + seconds
+        if self.bar is not None:
+            self.bar.update(task.cost)
+            self.bar.set_postfix(frames=self.frames)
+        elif self.enabled and (time.time() - self.last > self.every_s or self.tasks == self.n_tasks):
+            self.last = time.time()
+            wall = self.last - self.t0
+            print(f"[datagen] tasks {self.tasks}/{self.n_tasks}, frames {self.frames} new + "
+                  f"{self.n_before} before, {self.calls} calls, "
+                  f"{self.busy / max(self.calls, 1):.3f} s/call, "
+                  f"{60 * self.frames / max(wall, 1e-9):.1f} frames/min, elapsed {_hm(wall)}, "
+                  f"ETA {_hm(wall / self.done * (self.total - self.done))}", flush=True)
+
+
+def run_plan(tasks, calculator_factory, out_path, workers=1, torch_threads=1,
+             checkpoint=None, checkpoint_every=100, progress="auto"):
+    """Run the tasks not yet in ``out_path``, appending each task's frames when done.
+
+    ``calculator_factory()`` (a picklable top-level function) makes the labeller, once per
+    worker process; ``workers > 1`` uses that many spawned processes, each with
+    ``torch_threads`` torch threads. ``checkpoint(out_path)`` is called after every
+    ``checkpoint_every`` new frames and at the end. Returns a dict of counts and timings.
+    """
+    done_tasks, _, n_before = read_done(out_path)
+    todo = [t for t in tasks if t.task_id not in done_tasks]
+    bar = _Progress(todo, n_before, progress)
+    if bar.enabled:
+        print(f"[datagen] {len(tasks) - len(todo)} of {len(tasks)} tasks already in "
+              f"{out_path} ({n_before} frames); {len(todo)} to run", flush=True)
+    since_checkpoint = 0
+    if workers <= 1:
+        _init_worker(calculator_factory, torch_threads)
+        results, pool = map(_work, todo), None
+    else:
+        pool = multiprocessing.get_context("spawn").Pool(
+            workers, initializer=_init_worker, initargs=(calculator_factory, torch_threads))
+        results = pool.imap(_work, todo)  # ordered: the file follows the plan
+    try:
+        with open(out_path, "a") as f:
+            for task, frames, n_calls, seconds in results:
+                buf = io.StringIO()
+                ase.io.write(buf, frames, format="extxyz")
+                f.write(buf.getvalue())
+                f.flush()
+                os.fsync(f.fileno())
+                bar.update(task, len(frames), n_calls, seconds)
+                since_checkpoint += len(frames)
+                if checkpoint is not None and since_checkpoint >= checkpoint_every:
+                    checkpoint(out_path)
+                    since_checkpoint = 0
+    finally:
+        if pool is not None:
+            pool.terminate()
+        if bar.bar is not None:
+            bar.bar.close()
+    if checkpoint is not None and since_checkpoint:
+        checkpoint(out_path)
+    return dict(tasks=len(todo), frames=bar.frames, calls=bar.calls,
+                seconds_per_call=bar.busy / max(bar.calls, 1),
+                wall=time.time() - bar.t0, frames_before=n_before)
+
+
+def frame_key(atoms):
+    """A content hash of a structure (numbers, positions, cell, pbc) as a frame id."""
+    data = b"".join(np.ascontiguousarray(a).tobytes() for a in (
+        atoms.numbers, np.round(atoms.positions, 8), np.round(atoms.cell[:], 8), atoms.pbc))
+    return f"label/{zlib.crc32(data):08x}{len(atoms):04d}"
+
+
+def label(frames, calculator_factory, out_path, config_type="label", **kwargs):
+    """Single-point label ``frames`` and append them to ``out_path`` (active learning).
+
+    A frame's id is its ``info["frame_id"]`` if it has one, else a hash of its structure;
+    frames whose id is already in the file are skipped. Keyword arguments go to
+    :func:`run_plan` (``workers``, ``torch_threads``, ``checkpoint``, ``progress``).
+    """
+    tasks = []
+    for atoms in frames:
+        fid = str(atoms.info.get("frame_id", frame_key(atoms)))
+        tasks.append(Task(fid, "label", (0, KIND_CODES["label"], 0),
+                          {"config_type": config_type}, atoms=atoms))
+    return run_plan(tasks, calculator_factory, out_path, **kwargs)
+
+
+def compress_xz(path, dest=None):
+    """Write ``path`` xz-compressed to ``dest`` (default ``path + '.xz'``) atomically."""
+    dest = path + ".xz" if dest is None else dest
+    with open(path, "rb") as f:
+        data = f.read()
+    tmp = dest + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(lzma.compress(data, preset=9))
+    os.replace(tmp, dest)
+    return dest
