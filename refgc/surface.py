@@ -100,3 +100,47 @@ def top_layer_z(atoms, indices=None):
     """Height (Å) of the topmost atom of the slab (or of the atoms in ``indices``)."""
     z = atoms.positions[:, 2] if indices is None else atoms.positions[indices, 2]
     return float(np.max(z))
+
+
+def _next_layer_sites(template):
+    """The 6 fcc sites of the layer that would come next on top of the template (Å).
+
+    In the primitive c(6×2) cell ``b1 = 6 a1``, ``b2 = 3 a1 + a2``; the next (110) layer
+    sits at ``top + (a1 + a2)/2 + d ẑ`` with ``d = |a1|/2`` the interlayer spacing.
+    Returns the sites sorted along a1 and the vectors (a1, a2).
+    """
+    a1 = template.cell[0] / 6.0
+    a2 = template.cell[1] - 3.0 * a1
+    z_top = top_layer_z(template)
+    top = template.positions[np.abs(template.positions[:, 2] - z_top) < 0.3]
+    if len(top) != 6:
+        raise ValueError(f"expected a c(6×2) template with 6 atoms in its top layer, found {len(top)}")
+    sites = top + 0.5 * (a1 + a2) + [0.0, 0.0, 0.5 * np.linalg.norm(a1)]
+    return sites[np.argsort(sites @ a1)], a1, a2
+
+
+def _with_added(template, copper, oxygen):
+    atoms = template.copy()
+    atoms += Atoms(f"Cu{len(copper)}O{len(oxygen)}", positions=np.vstack([copper, oxygen]))
+    atoms.wrap()
+    return atoms
+
+
+def cu110_added_rows(template):
+    """A (2×1)-like added-row structure on the c(6×2) template: Cu–O–Cu chains along [001].
+
+    The (2×1) mesh does not fit the c(6×2) cell (b2 = 3 a1 + a2), so the rows here are
+    3 a1 apart: 2 Cu per cell on next-layer sites and 2 O in the long-bridge sites
+    between them along [001] (Cu₂O₂ added). An unrelaxed starting guess.
+    """
+    sites, _, a2 = _next_layer_sites(template)
+    rows = sites[[0, 3]]
+    return _with_added(template, rows, rows + 0.5 * a2)
+
+
+def cu110_c6x2_oxide(template):
+    """A c(6×2)-like surface oxide: Cu₅O₄ added per primitive cell, the coverages of the
+    Feidenhans'l et al. model (10 Cu in the c(6×2) cell, 5/6 ML; 2/3 ML O), as densely
+    packed Cu–O–Cu chains along [001]. An unrelaxed starting guess."""
+    sites, _, a2 = _next_layer_sites(template)
+    return _with_added(template, sites[:5], sites[:4] + 0.5 * a2)
