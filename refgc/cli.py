@@ -14,7 +14,7 @@ from dataclasses import fields
 from . import __version__
 from .model import ModelConfig
 from .modelfile import save_model
-from .training import TrainSettings, read_frames, train
+from .training import TrainSettings, metrics, read_frames, train
 
 
 def _train(args):
@@ -36,11 +36,13 @@ def _train(args):
         provenance["references"] = refs
     model = train(frames, config, settings=settings, validation=validation, mu_ref=mu_ref,
                   provenance=provenance, checkpoint=args.checkpoint)
+    if args.test:
+        model.provenance["test"] = {"file": args.test, **metrics(model, read_frames(args.test))}
     save_model(model, args.out)
-    val = model.provenance["training"]["validation"]
-    if val:
-        print(f"validation: energy MAE {1e3 * val['energy_mae_per_atom']:.2f} meV/atom, "
-              f"force MAE {val['force_mae']:.3f} eV/Å ({val['n_frames']} frames)")
+    for name, val in (("validation", model.provenance["training"]["validation"]), ("test", model.provenance.get("test"))):
+        if val:
+            print(f"{name}: energy MAE {1e3 * val['energy_mae_per_atom']:.2f} meV/atom, "
+                  f"force MAE {val['force_mae']:.3f} eV/Å ({val['n_frames']} frames)")
     print(f"wrote {args.out}")
 
 
@@ -53,6 +55,7 @@ def parser():
     t.add_argument("data", nargs="+", help="extended XYZ files with energies and forces (.xz/.gz allowed)")
     t.add_argument("--out", required=True, help="model file to write (.npz)")
     t.add_argument("--validation", help="frames for early stopping (default: a split of DATA by trajectory)")
+    t.add_argument("--test", help="held-out frames, never trained on: their errors are printed and stored")
     t.add_argument("--references", help="JSON with {'mu_ref': {symbol: eV}, ...} to store in the model")
     t.add_argument("--checkpoint", help="checkpoint file, written every epoch; training resumes from it")
     t.add_argument("--species", nargs="+", help="species of the model (default: those in DATA)")

@@ -409,7 +409,8 @@ def label(frames, calculator_factory, out_path, config_type="label", **kwargs):
 
 def compress_xz(path, dest=None):
     """Write ``path`` xz-compressed to ``dest`` (default ``path + '.xz'``) atomically."""
-    dest = path + ".xz" if dest is None else dest
+    path = os.fspath(path)
+    dest = path + ".xz" if dest is None else os.fspath(dest)
     with open(path, "rb") as f:
         data = f.read()
     tmp = dest + ".tmp"

@@ -34,7 +34,7 @@ from .model import Model, init_model
 from .scatter import Segments, scatter_add
 from .system import species_indices
 
-__all__ = ["TrainSettings", "train", "predict", "metrics", "read_frames", "check_frames"]
+__all__ = ["TrainSettings", "train", "predict", "metrics", "split", "read_frames", "check_frames"]
 
 
 @dataclass(frozen=True)
@@ -312,6 +312,7 @@ def train(frames, config, *, settings=TrainSettings(), validation=None, mu_ref=N
         "seconds_total": round(sum(h["seconds"] for h in history), 1),
         "seconds_per_epoch": round(sum(h["seconds"] for h in history) / max(len(history), 1), 2),
         "validation": metrics(result, val_set) if val_set else None,
+        "loss_history_columns": ["epoch", "train_loss", "val_loss", "lr"],
         "loss_history": [[h["epoch"], h["train_loss"], h["val_loss"], h["lr"]] for h in history],
     }
     return result

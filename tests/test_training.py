@@ -124,11 +124,12 @@ def test_command_line_trains_and_stores_references(frames, tmp_path):
     refs.write_text('{"mu_ref": {"Cu": -3.7, "O": -4.8}, "labeller": "EMT"}')
     out = tmp_path / "model.npz"
     argv = [str(data), "--out", str(out), "--references", str(refs), "--cutoff", "4", "--features", "8",
-            "--rbf", "6", "--interactions", "1", "--max-epochs", "2"]
+            "--rbf", "6", "--interactions", "1", "--max-epochs", "2", "--test", str(data)]
     assert main(["train", *argv]) == 0
     model = refgc.load_model(out)
     assert model.mu_ref == {"Cu": -3.7, "O": -4.8} and model.species == ("Cu", "O")
     assert model.provenance["references"]["labeller"] == "EMT" and model.provenance["training"]["epochs"] == 2
+    assert model.provenance["test"]["n_frames"] == len(frames) and model.provenance["test"]["force_mae"] > 0
     bad = tmp_path / "bad.extxyz"
     write(bad, [Atoms("Cu", positions=[[0, 0, 0]])], format="extxyz")
     assert main(["train", str(bad), "--out", str(tmp_path / "x.npz")]) == 2

@@ -16,7 +16,7 @@ def test_there_are_tutorials():
 
 @pytest.mark.parametrize("path", TUTORIALS, ids=[p.stem for p in TUTORIALS])
 def test_tutorial_runs(path, tmp_path):
-    env = {**os.environ, "REFGC_SMOKE": "1", "MPLBACKEND": "Agg", "REFGC_FIGURES": str(tmp_path / "figures")}
+    env = {**os.environ, "REFGC_SMOKE": "1", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "REFGC_FIGURES": str(tmp_path / "figures")}
     done = subprocess.run([sys.executable, str(path)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, f"{path.name} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     figures = list((tmp_path / "figures").glob("*.png"))
