@@ -9,6 +9,7 @@ from .calculator import Calculator
 from .energy import embeddings, energy, energy_and_gradients
 from .gibbs import chemical_potentials, gibbs_free_energy
 from .graph import NeighborList
+from .grandcanonical import GCResult, SerialExecutor, optimize
 from .model import Model, ModelConfig, init_model
 from .modelfile import load_model, save_model
 from .training import TrainSettings, read_frames, train
@@ -17,9 +18,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Calculator",
+    "GCResult",
     "Model",
     "ModelConfig",
     "NeighborList",
+    "SerialExecutor",
     "TrainSettings",
     "chemical_potentials",
     "embeddings",
@@ -28,6 +31,7 @@ __all__ = [
     "gibbs_free_energy",
     "init_model",
     "load_model",
+    "optimize",
     "read_frames",
     "save_model",
     "train",

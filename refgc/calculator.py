@@ -29,7 +29,7 @@ class Calculator(ASECalculator):
     def __init__(self, model, skin=0.5, **kwargs):
         super().__init__(**kwargs)
         self.model = model
-        self.neighbors = NeighborList(model.config.cutoff, skin)
+        self.neighbors = NeighborList(model.cutoff, skin)
 
     def check_state(self, atoms, tol=1e-15):
         changes = super().check_state(atoms, tol)

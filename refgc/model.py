@@ -26,6 +26,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as onp
 from ase.data import atomic_numbers, covalent_radii
+from autograd import value_and_grad
+
+from . import schnet
 
 __all__ = ["ModelConfig", "Model", "init_model", "parameter_shapes"]
 
@@ -152,6 +155,27 @@ class Model:
     @property
     def species(self):
         return self.config.species
+
+    @property
+    def cutoff(self):
+        return self.config.cutoff
+
+    def evaluate(self, species, positions, q, graph, gradients=True):
+        """E, or (E, ∂E/∂x, ∂E/∂q) by autograd: the energy-model interface of refgc.
+
+        ``species`` indexes ``self.species``; ``graph`` holds every pair within the
+        cutoff. Any object with ``species``, ``mu_ref``, ``cutoff`` and this method can
+        stand in for the SchNet in :func:`refgc.energy_and_gradients`,
+        :func:`refgc.gibbs_free_energy` and the optimizer.
+        """
+
+        def f(x, qq):
+            return schnet.total_energy(self.params, self.config, species, x, qq, graph)
+
+        if not gradients:
+            return float(f(positions, q))
+        E, (dE_dx, dE_dq) = value_and_grad(f, argnum=(0, 1))(positions, q)
+        return float(E), onp.asarray(dE_dx), onp.asarray(dE_dq)
 
 
 def init_model(config, seed=0, mu_ref=None, provenance=None):

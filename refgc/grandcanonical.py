@@ -1,0 +1,199 @@
+"""Grand canonical optimization: ``refgc.optimize(slab, mu)``.
+
+Runs independent restarts of :func:`refgc.restart.run_restart` (insert candidates, let
+L-BFGS-B grow or dissolve them, discretise, relax), serially or on any
+``concurrent.futures.Executor`` (a Dask ``distributed.Client`` works too), and ranks what
+they found by ΔG. Restart k always uses the k-th child of ``numpy.random.SeedSequence(seed)``,
+so a result does not depend on where or in which order the restarts ran.
+"""
+
+import math
+import os
+import sys
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+
+import numpy as onp
+from ase.constraints import FixAtoms
+from scipy.optimize import minimize
+
+from .energy import energy
+from .gibbs import chemical_potentials
+from .restart import Objective, Problem, _position_bounds, run_restart
+from .surface import surface_area, top_layer_z
+
+__all__ = ["optimize", "GCResult", "SerialExecutor", "default_candidates"]
+
+AREA_PER_CANDIDATE = 7.0  # Å² of surface per candidate atom of each species (default counts)
+
+
+@dataclass
+class GCResult:
+    """Every restart's outcome, best first."""
+
+    runs: list
+    area: float  # Å²
+    mu: dict  # the Δμ asked for
+
+    @property
+    def best(self):
+        return self.runs[0].structure
+
+    @property
+    def gibbs(self):
+        """ΔG of the best structure, eV per cell."""
+        return self.runs[0].gibbs
+
+    @property
+    def gibbs_per_area(self):
+        """ΔG of the best structure, meV/Å²."""
+        return 1e3 * self.runs[0].gibbs / self.area
+
+    @property
+    def composition(self):
+        return self.runs[0].composition
+
+    def distinct(self, tol=1e-3):
+        """One run per distinct outcome: same composition and ΔG within ``tol`` eV."""
+        out = []
+        for run in self.runs:
+            if not any(r.composition == run.composition and abs(r.gibbs - run.gibbs) < tol for r in out):
+                out.append(run)
+        return out
+
+
+def default_candidates(slab, species):
+    """{symbol: count} for each species: one candidate per 7 Å² of surface."""
+    n = max(1, math.ceil(surface_area(slab) / AREA_PER_CANDIDATE))
+    return {s: n for s in species}
+
+
+def _check_slab(slab, region, cutoff):
+    if len(slab) == 0:
+        raise ValueError("the slab is empty")
+    if not (slab.pbc[0] and slab.pbc[1]):
+        raise ValueError("the slab must be periodic along x and y (pbc = (True, True, ...))")
+    top = top_layer_z(slab)
+    z_lo, z_hi = region
+    if not z_lo < z_hi:
+        raise ValueError(f"region must be (z_low, z_high) with z_low < z_high, got {region}")
+    if z_lo <= top:
+        raise ValueError(f"the region z ∈ [{z_lo:.2f}, {z_hi:.2f}] Å overlaps the slab, whose top atom is at z = {top:.2f} Å")
+    height, bottom = slab.cell[2, 2], slab.positions[:, 2].min()
+    if height > 0 and z_hi >= height:
+        raise ValueError(f"no vacuum above the slab: the region reaches z = {z_hi:.2f} Å, the cell only {height:.2f} Å")
+    if slab.pbc[2] and bottom + height - z_hi < cutoff:
+        raise ValueError(
+            f"no vacuum above the slab: with pbc along z, the region's top is {bottom + height - z_hi:.2f} Å "
+            f"from the slab's periodic image, less than the model's cutoff {cutoff} Å"
+        )
+
+
+def relaxed_template(model, slab, fixed, fmax=0.02, max_steps=1000):
+    """The template relaxed with the model (fixed atoms fixed) and its energy, E_slab."""
+    problem = Problem(model, slab, {}, (), (0.0, 1.0), 0.0, fixed)
+    f = Objective(problem, slab.get_chemical_symbols())
+    res = minimize(f, slab.positions.ravel(), args=(onp.ones(0),), jac=True, method="L-BFGS-B",
+                   bounds=_position_bounds(problem, slab), options=dict(maxiter=max_steps, gtol=fmax))
+    relaxed = slab.copy()
+    relaxed.positions = res.x.reshape(-1, 3)
+    return relaxed, energy(model, relaxed, onp.ones(len(slab)))
+
+
+def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, seed=None,
+             executor=None, progress=True, output=None):
+    """Grow the atoms that stabilise ``slab`` at chemical potentials ``mu``.
+
+    ``mu``: {symbol: Δμ in eV} relative to the model's references (Δμ = 0 for species not
+    named). ``model``: default, the shipped model. ``candidates``: {symbol: count},
+    default one per 7 Å² of surface for each species in ``mu``. ``region``: (z_low,
+    z_high) of the candidates, default from 0.8 to 3.5 Å above the top atom.
+    ``executor``: a ``concurrent.futures.Executor``; default a process pool when there
+    is more than one restart and more than one core. Returns a :class:`GCResult`.
+    """
+    if output is not None:
+        raise NotImplementedError("output= (writing and resuming restarts) is not implemented yet")
+    if model is None:
+        from .modelfile import load_model
+
+        model = load_model()
+    absolute = chemical_potentials(model, mu)
+    candidates = default_candidates(slab, sorted(mu)) if candidates is None else dict(candidates)
+    if sum(candidates.values()) == 0:
+        raise ValueError("zero candidates: give at least one candidate atom")
+    unknown = sorted(set(candidates) - set(absolute))
+    if unknown:
+        raise ValueError(f"candidates of {', '.join(unknown)}, for which the model has no reference chemical potential")
+    top = top_layer_z(slab)
+    region = (top + 0.8, top + 3.5) if region is None else tuple(float(z) for z in region)
+    _check_slab(slab, region, model.cutoff)
+    fixed = onp.zeros(len(slab), bool)
+    for c in slab.constraints:
+        if isinstance(c, FixAtoms):
+            fixed[c.get_indices()] = True
+    template, E_slab = relaxed_template(model, slab, fixed)
+    problem = Problem(
+        model=model, template=template, mu=absolute, template_energy=E_slab, fixed=fixed, region=region,
+        candidates=tuple(s for s, n in sorted(candidates.items()) for _ in range(int(n))),
+    )
+    seeds = onp.random.SeedSequence(seed).spawn(restarts)
+    runs = _run_all(problem, seeds, executor, progress)
+    if not runs:
+        raise KeyboardInterrupt("interrupted before any restart finished")
+    runs.sort(key=lambda r: (r.gibbs, r.restart))
+    return GCResult(runs=runs, area=surface_area(slab), mu=dict(mu))
+
+
+class SerialExecutor(Executor):
+    """Runs each task at ``submit``, in this process: ``optimize(..., executor=SerialExecutor())``."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as err:  # noqa: BLE001  (re-raised by future.result())
+            future.set_exception(err)
+        return future
+
+
+def _run_all(problem, seeds, executor, progress):
+    """Run every restart; on Ctrl-C return those that finished."""
+    report = _progress(len(seeds)) if progress else (lambda run: None)
+    own = executor is None
+    if own:
+        cores = os.cpu_count() or 1
+        executor = ProcessPoolExecutor(min(len(seeds), cores)) if len(seeds) > 1 and cores > 1 else SerialExecutor()
+    futures, runs, reported = [], [], set()
+
+    def harvest(done):
+        for fut in done:
+            if fut not in reported:
+                reported.add(fut)
+                runs.append(fut.result())
+                report(runs[-1])
+
+    try:
+        for k, s in enumerate(seeds):
+            futures.append(executor.submit(run_restart, problem, k, s))
+            harvest([f for f in futures if f.done()])  # a serial executor reports as it goes
+        harvest(as_completed(futures))
+    except KeyboardInterrupt:
+        for fut in futures:
+            fut.cancel()
+    finally:
+        if own:
+            executor.shutdown(wait=False, cancel_futures=True)
+    return runs
+
+
+def _progress(total):
+    done = []
+
+    def report(run):
+        done.append(run.gibbs)
+        composition = " ".join(f"{s}{n}" for s, n in run.composition.items())
+        print(f"[refgc] restart {run.restart:3d} done ({len(done)}/{total}): ΔG {run.gibbs:+.3f} eV, "
+              f"added {composition or 'nothing'}, {run.n_evaluations} evaluations, {run.seconds:.1f} s",
+              file=sys.stderr, flush=True)
+
+    return report

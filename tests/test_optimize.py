@@ -1,0 +1,136 @@
+"""The grand canonical optimizer on a toy pair potential (minima known by hand) and SchNet."""
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import fcc110
+from ase.constraints import FixAtoms
+
+import refgc
+from refgc import restart as R
+from refgc.grandcanonical import SerialExecutor, optimize
+from refgc.toy import PairPotential
+
+A = 2.6  # Å, square lattice of the toy surface
+
+
+@pytest.fixture(scope="module")
+def toy():
+    """O binds in the hollows of a square Cu layer (4 Morse bonds), O–O hard wall at 2.3 Å."""
+    return PairPotential(("Cu", "O"), {("Cu", "O"): (1.0, 1.9, 0.5)}, repulsion={("O", "O"): (5.0, 2.3)},
+                         cutoff=4.0, mu_ref={"Cu": 0.0, "O": 0.0})
+
+
+@pytest.fixture(scope="module")
+def surface():
+    slab = Atoms("Cu9", positions=[[i * A, j * A, 10.0] for i in range(3) for j in range(3)],
+                 cell=[3 * A, 3 * A, 20.0], pbc=[True, True, False])
+    slab.set_constraint(FixAtoms(indices=range(9)))
+    return slab
+
+
+def run(toy, surface, dmu, **kwargs):
+    kwargs = {"candidates": {"O": 10}, "restarts": 3, "seed": 0, "executor": SerialExecutor(), "progress": False,
+              "region": (10.3, 12.5), **kwargs}
+    return optimize(surface, {"O": dmu}, model=toy, **kwargs)
+
+
+def test_very_negative_mu_leaves_the_bare_surface(toy, surface):
+    result = run(toy, surface, -20.0)
+    for r in result.runs:
+        assert r.composition == {"O": 0} and len(r.structure) == 9
+        assert r.gibbs == pytest.approx(0.0, abs=1e-9)
+
+
+def test_very_positive_mu_fills_the_surface(toy, surface):
+    result = run(toy, surface, +5.0)
+    assert all(r.composition["O"] == 10 for r in result.runs)
+    assert result.gibbs < -10 * 5.0  # each O gains at least μ
+
+
+def test_found_o_atoms_sit_in_hollows(toy, surface):
+    result = run(toy, surface, -1.0)
+    o = result.best.positions[9:]
+    assert len(o) >= 3
+    frac = (o[:, :2] / A) % 1.0
+    np.testing.assert_allclose(frac, 0.5, atol=0.05)  # hollow sites: (i + ½, j + ½) a
+    assert result.gibbs < -3.0
+
+
+def test_reported_gibbs_matches_an_independent_recomputation(toy, surface):
+    result = run(toy, surface, -1.0)
+    for r in result.runs:
+        E = refgc.energy(toy, r.structure)
+        E_slab = refgc.energy(toy, surface)  # fixed atoms only: the relaxed template is the template
+        assert r.gibbs == pytest.approx(E - E_slab - r.composition["O"] * (toy.mu_ref["O"] - 1.0), abs=1e-9)
+    assert result.gibbs_per_area == pytest.approx(1e3 * result.gibbs / (9 * A * A))
+    assert [r.gibbs for r in result.runs] == sorted(r.gibbs for r in result.runs)
+
+
+def test_existence_stays_within_bounds_at_every_evaluation(toy, surface, monkeypatch):
+    seen = []
+    original = R.Objective.__call__
+
+    def spy(self, v, q_candidates=None):
+        seen.append((v[3 * len(self.species):] if q_candidates is None else q_candidates).copy())
+        return original(self, v, q_candidates)
+
+    monkeypatch.setattr(R.Objective, "__call__", spy)
+    run(toy, surface, -1.0, restarts=2)
+    q = np.concatenate(seen)
+    assert q.size > 50 and q.min() >= 0.0 and q.max() <= 1.0
+    assert np.any((q > 0.01) & (q < 0.99))  # the fractional stage really is fractional
+
+
+def test_same_seed_same_result(toy, surface):
+    a, b = run(toy, surface, -1.0), run(toy, surface, -1.0)
+    assert [r.gibbs for r in a.runs] == [r.gibbs for r in b.runs]
+    np.testing.assert_array_equal(a.best.positions, b.best.positions)
+
+
+def test_trajectory_records_the_fractional_stage(toy, surface):
+    r = run(toy, surface, -1.0, restarts=1).runs[0]
+    assert len(r.trajectory) >= 3
+    x0, q0 = r.trajectory[0]
+    assert x0.shape == (19, 3) and q0.shape == (19,) and np.all(q0[:9] == 1.0)
+
+
+def test_schnet_model_runs(model):
+    """The optimizer takes the SchNet as it takes the toy (a random model: smoke only)."""
+    slab = fcc110("Cu", (2, 1, 3), a=3.61, vacuum=6.0)
+    slab.set_constraint(FixAtoms(mask=slab.positions[:, 2] < slab.positions[:, 2].min() + 0.5))
+    result = optimize(slab, {"O": -0.5}, model=model, candidates={"O": 3}, restarts=1, seed=0,
+                      executor=SerialExecutor(), progress=False)
+    assert np.isfinite(result.gibbs) and result.best.get_chemical_symbols()[: len(slab)] == slab.get_chemical_symbols()
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(mu={"Au": 0.0}), "chemical potential given for Au"),
+        (dict(candidates={"O": 0}), "zero candidates"),
+        (dict(region=(9.0, 12.0)), "overlaps the slab"),
+        (dict(region=(10.5, 19.0)), "no vacuum above the slab"),
+        (dict(pbc=[True, False, False]), "periodic along x and y"),
+    ],
+)
+def test_bad_input(toy, surface, change, message):
+    slab = surface.copy()
+    if "pbc" in change:
+        slab.pbc = change.pop("pbc")
+    slab.cell[2, 2] = 12.0 if "region" in change and change["region"][1] > 15 else slab.cell[2, 2]
+    mu = change.pop("mu", {"O": -1.0})
+    kwargs = {"candidates": {"O": 3}, "restarts": 1, "executor": SerialExecutor(), "progress": False, "region": (10.3, 12.5), **change}
+    with pytest.raises(ValueError, match=message):
+        optimize(slab, mu, model=toy, **kwargs)
+
+
+def test_parallel_restarts_equal_serial_ones_bit_for_bit(toy, surface):
+    from concurrent.futures import ProcessPoolExecutor
+
+    serial = run(toy, surface, -1.0, restarts=2)
+    with ProcessPoolExecutor(2) as pool:
+        parallel = run(toy, surface, -1.0, restarts=2, executor=pool)
+    for a, b in zip(serial.runs, parallel.runs):
+        assert a.restart == b.restart and a.gibbs == b.gibbs
+        np.testing.assert_array_equal(a.structure.positions, b.structure.positions)
