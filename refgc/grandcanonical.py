@@ -11,7 +11,6 @@ import math
 import os
 import sys
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
 
 import numpy as onp
 from ase.constraints import FixAtoms
@@ -20,46 +19,12 @@ from scipy.optimize import minimize
 from .energy import energy
 from .gibbs import chemical_potentials
 from .restart import Objective, Problem, _position_bounds, run_restart
+from .results import GCResult, RunStore, problem_key
 from .surface import surface_area, top_layer_z
 
 __all__ = ["optimize", "GCResult", "SerialExecutor", "default_candidates"]
 
 AREA_PER_CANDIDATE = 7.0  # Å² of surface per candidate atom of each species (default counts)
-
-
-@dataclass
-class GCResult:
-    """Every restart's outcome, best first."""
-
-    runs: list
-    area: float  # Å²
-    mu: dict  # the Δμ asked for
-
-    @property
-    def best(self):
-        return self.runs[0].structure
-
-    @property
-    def gibbs(self):
-        """ΔG of the best structure, eV per cell."""
-        return self.runs[0].gibbs
-
-    @property
-    def gibbs_per_area(self):
-        """ΔG of the best structure, meV/Å²."""
-        return 1e3 * self.runs[0].gibbs / self.area
-
-    @property
-    def composition(self):
-        return self.runs[0].composition
-
-    def distinct(self, tol=1e-3):
-        """One run per distinct outcome: same composition and ΔG within ``tol`` eV."""
-        out = []
-        for run in self.runs:
-            if not any(r.composition == run.composition and abs(r.gibbs - run.gibbs) < tol for r in out):
-                out.append(run)
-        return out
 
 
 def default_candidates(slab, species):
@@ -109,10 +74,11 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
     default one per 7 Å² of surface for each species in ``mu``. ``region``: (z_low,
     z_high) of the candidates, default from 0.8 to 3.5 Å above the top atom.
     ``executor``: a ``concurrent.futures.Executor``; default a process pool when there
-    is more than one restart and more than one core. Returns a :class:`GCResult`.
+    is more than one restart and more than one core. ``output``: a folder or an ASE
+    database (``.db``) where each finished restart is written at once; running again with
+    the same output and seed resumes (see :mod:`refgc.results`). Ctrl-C returns what has
+    finished. Returns a :class:`GCResult`.
     """
-    if output is not None:
-        raise NotImplementedError("output= (writing and resuming restarts) is not implemented yet")
     if model is None:
         from .modelfile import load_model
 
@@ -136,12 +102,32 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
         model=model, template=template, mu=absolute, template_energy=E_slab, fixed=fixed, region=region,
         candidates=tuple(s for s, n in sorted(candidates.items()) for _ in range(int(n))),
     )
-    seeds = onp.random.SeedSequence(seed).spawn(restarts)
-    runs = _run_all(problem, seeds, executor, progress)
+    store = RunStore(output) if output is not None else None
+    stored = store.load() if store is not None else {}
+    if seed is None and stored:  # resuming a run that drew its own seed
+        seed = int(next(iter(stored.values())).seed[1:])
+    sequence = onp.random.SeedSequence(seed)
+    keys = [problem_key(problem, sequence.entropy, k) for k in range(restarts)]
+    runs = [stored[key] for key in keys if key in stored]
+    todo = [(k, s) for k, (key, s) in enumerate(zip(keys, sequence.spawn(restarts))) if key not in stored]
+    if progress and runs:
+        print(f"[refgc] {len(runs)} of {restarts} restarts already in {output}", file=sys.stderr, flush=True)
+    report = _progress(restarts, len(runs)) if progress else (lambda run: None)
+
+    def finished(run):
+        run.key, run.seed = keys[run.restart], f"s{sequence.entropy}"  # a letter: kept as text in files
+        if store is not None:
+            store.add(run, mu)
+        report(run)
+
+    runs += _run_all(problem, todo, executor, finished)
     if not runs:
         raise KeyboardInterrupt("interrupted before any restart finished")
     runs.sort(key=lambda r: (r.gibbs, r.restart))
-    return GCResult(runs=runs, area=surface_area(slab), mu=dict(mu))
+    result = GCResult(runs=runs, area=surface_area(slab), mu=dict(mu))
+    if store is not None and not store.is_db:
+        result.write_summary(output)
+    return result
 
 
 class SerialExecutor(Executor):
@@ -156,13 +142,12 @@ class SerialExecutor(Executor):
         return future
 
 
-def _run_all(problem, seeds, executor, progress):
-    """Run every restart; on Ctrl-C return those that finished."""
-    report = _progress(len(seeds)) if progress else (lambda run: None)
+def _run_all(problem, todo, executor, finished):
+    """Run the restarts ``todo`` = [(index, seed)]; on Ctrl-C return those that finished."""
     own = executor is None
     if own:
         cores = os.cpu_count() or 1
-        executor = ProcessPoolExecutor(min(len(seeds), cores)) if len(seeds) > 1 and cores > 1 else SerialExecutor()
+        executor = ProcessPoolExecutor(min(len(todo), cores)) if len(todo) > 1 and cores > 1 else SerialExecutor()
     futures, runs, reported = [], [], set()
 
     def harvest(done):
@@ -170,10 +155,10 @@ def _run_all(problem, seeds, executor, progress):
             if fut not in reported:
                 reported.add(fut)
                 runs.append(fut.result())
-                report(runs[-1])
+                finished(runs[-1])
 
     try:
-        for k, s in enumerate(seeds):
+        for k, s in todo:
             futures.append(executor.submit(run_restart, problem, k, s))
             harvest([f for f in futures if f.done()])  # a serial executor reports as it goes
         harvest(as_completed(futures))
@@ -186,8 +171,8 @@ def _run_all(problem, seeds, executor, progress):
     return runs
 
 
-def _progress(total):
-    done = []
+def _progress(total, before=0):
+    done = [None] * before
 
     def report(run):
         done.append(run.gibbs)

@@ -56,8 +56,11 @@ class Run:
     gibbs: float  # ΔG per cell, eV
     composition: dict  # {symbol: number of atoms added}
     trajectory: list = field(default_factory=list)  # [(positions (N, 3), q (N,))], fractional stage
+    symbols: list = field(default_factory=list)  # (N,) of the trajectory: template + every candidate
     n_evaluations: int = 0
     seconds: float = 0.0
+    key: str = ""  # identifies the restart (refgc.results.problem_key)
+    seed: str = ""
 
 
 class Objective:
@@ -170,6 +173,7 @@ def run_restart(problem, restart, seed):
         gibbs=float(relaxed.fun),
         composition={s: added.count(s) for s in sorted(set(problem.candidates))},
         trajectory=trajectory,
+        symbols=atoms.get_chemical_symbols(),
         n_evaluations=f.n_evaluations + g.n_evaluations,
         seconds=time.perf_counter() - t0,
     )

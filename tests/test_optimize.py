@@ -134,3 +134,56 @@ def test_parallel_restarts_equal_serial_ones_bit_for_bit(toy, surface):
     for a, b in zip(serial.runs, parallel.runs):
         assert a.restart == b.restart and a.gibbs == b.gibbs
         np.testing.assert_array_equal(a.structure.positions, b.structure.positions)
+
+
+def _same(a, b):
+    assert [(r.restart, r.gibbs, r.composition) for r in a.runs] == [(r.restart, r.gibbs, r.composition) for r in b.runs]
+    np.testing.assert_array_equal(a.best.positions, b.best.positions)
+
+
+def test_folder_output_resumes_to_the_same_result(toy, surface, tmp_path):
+    straight = run(toy, surface, -1.0, restarts=3)
+    partial = run(toy, surface, -1.0, restarts=2, output=tmp_path / "out")
+    assert len(partial.runs) == 2 and len(list((tmp_path / "out").glob("restart-*.trajectory.extxyz"))) == 2
+    resumed = run(toy, surface, -1.0, restarts=3, output=tmp_path / "out")
+    _same(straight, resumed)
+    from ase.io import read
+
+    frames = read(tmp_path / "out" / "restart-0000.trajectory.extxyz", index=":")
+    assert "existence" in frames[0].arrays and len(frames[0]) == 19
+    assert (tmp_path / "out" / "summary.json").exists() and (tmp_path / "out" / "best.extxyz").exists()
+
+
+def test_ctrl_c_returns_what_finished_and_a_rerun_completes(toy, surface, tmp_path, monkeypatch):
+    import refgc.grandcanonical as G
+
+    straight = run(toy, surface, -1.0, restarts=3)
+    real = G.run_restart
+
+    def interrupted(problem, k, seed):
+        if k == 1:
+            raise KeyboardInterrupt
+        return real(problem, k, seed)
+
+    monkeypatch.setattr(G, "run_restart", interrupted)
+    partial = run(toy, surface, -1.0, restarts=3, output=tmp_path / "out")
+    assert [r.restart for r in partial.runs] == [0]
+    monkeypatch.setattr(G, "run_restart", real)
+    _same(straight, run(toy, surface, -1.0, restarts=3, output=tmp_path / "out"))
+
+
+def test_database_output(toy, surface, tmp_path):
+    from ase.db import connect
+
+    path = tmp_path / "results.db"
+    first = run(toy, surface, -1.0, restarts=2, output=path)
+    rows = list(connect(path).select("gibbs<0"))
+    assert len(rows) == sum(r.gibbs < 0 for r in first.runs) and rows[0].dmu_O == -1.0
+    assert {row.n_O for row in connect(path).select()} == {r.composition["O"] for r in first.runs}
+    _same(first, run(toy, surface, -1.0, restarts=2, output=path))  # all loaded, nothing recomputed
+
+
+def test_unseeded_run_resumes_with_its_own_seed(toy, surface, tmp_path):
+    first = run(toy, surface, -1.0, restarts=2, seed=None, output=tmp_path / "out")
+    again = run(toy, surface, -1.0, restarts=2, seed=None, output=tmp_path / "out")
+    _same(first, again)

@@ -1,0 +1,183 @@
+"""Results of a grand canonical optimization: :class:`GCResult`, and restarts on disk.
+
+Every finished restart is written as soon as it is back in the main process (only the
+main process writes, so parallel workers never share a file), to either
+
+* a **folder**: ``restart-0003.extxyz`` (the final structure; its ``info`` holds ΔG, the
+  composition, the restart's key), ``restart-0003.trajectory.extxyz`` (the fractional
+  stage, one frame per snapshot, with an ``existence`` array), ``restart-0003.npz`` (the
+  same numbers exactly, since extended XYZ keeps 8 decimals: what a resume reads), plus
+  ``best.extxyz`` and ``summary.json`` (ranked) when the run ends; or
+* an **ASE database** (``*.db``, SQLite): one row per restart with ``gibbs``,
+  ``restart``, ``seed``, ``key``, ``dmu_<X>`` and ``n_<X>`` as key-value pairs (so
+  ``ase db results.db gibbs<0`` queries it) and the trajectory in the row's data.
+
+A restart is identified by a key: a hash of everything that determines it (template,
+chemical potentials, candidates, region, model, seed, restart index). Running again with
+the same output skips restarts whose key is there, so an interrupted run resumes and
+ends with the same result.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as onp
+from ase import Atoms
+from ase.constraints import FixAtoms
+from ase.io import write
+
+from .restart import Run
+
+__all__ = ["GCResult", "RunStore", "problem_key"]
+
+
+@dataclass
+class GCResult:
+    """Every restart's outcome, best first."""
+
+    runs: list
+    area: float  # Å²
+    mu: dict  # the Δμ asked for
+
+    @property
+    def best(self):
+        return self.runs[0].structure
+
+    @property
+    def gibbs(self):
+        """ΔG of the best structure, eV per cell."""
+        return self.runs[0].gibbs
+
+    @property
+    def gibbs_per_area(self):
+        """ΔG of the best structure, meV/Å²."""
+        return 1e3 * self.runs[0].gibbs / self.area
+
+    @property
+    def composition(self):
+        return self.runs[0].composition
+
+    def distinct(self, tol=1e-3):
+        """One run per distinct outcome: same composition and ΔG within ``tol`` eV."""
+        out = []
+        for run in self.runs:
+            if not any(r.composition == run.composition and abs(r.gibbs - run.gibbs) < tol for r in out):
+                out.append(run)
+        return out
+
+    def summary(self):
+        return {
+            "mu": self.mu, "area": self.area, "best_gibbs": self.gibbs, "best_gibbs_per_area": self.gibbs_per_area,
+            "runs": [dict(restart=r.restart, gibbs=r.gibbs, gibbs_per_area=1e3 * r.gibbs / self.area,
+                          composition=r.composition, n_evaluations=r.n_evaluations, seconds=r.seconds)
+                     for r in self.runs],
+        }  # fmt: skip
+
+    def write(self, folder):
+        """Every restart with its trajectory, ``best.extxyz`` and ``summary.json``."""
+        store = RunStore(folder)
+        for run in self.runs:
+            store.add(run, self.mu)
+        self.write_summary(folder)
+
+    def write_summary(self, folder):
+        write(Path(folder) / "best.extxyz", self.best, format="extxyz")
+        (Path(folder) / "summary.json").write_text(json.dumps(self.summary(), indent=1))
+
+
+def problem_key(problem, seed_entropy, restart):
+    """A hash of everything that determines one restart."""
+    h = hashlib.sha256()
+    t = problem.template
+    for part in (t.get_chemical_symbols(), t.positions.round(10).tolist(), t.cell[:].round(10).tolist(),
+                 sorted(problem.mu.items()), list(problem.candidates), list(problem.region),
+                 problem.fixed.tolist(), [problem.min_distance, problem.fmax_fractional, problem.fmax_relax,
+                                          problem.max_steps, problem.skin, problem.record_every],
+                 _model_fingerprint(problem.model), [str(seed_entropy), restart]):
+        h.update(json.dumps(part, default=str).encode())
+    return "k" + h.hexdigest()[:16]  # a letter first: extended XYZ would read digits as a number
+
+
+def _model_fingerprint(model):
+    params = getattr(model, "params", None)
+    if params is not None:
+        from .modelfile import parameters_digest
+
+        return parameters_digest(params)
+    return repr(sorted(vars(model).items(), key=lambda kv: kv[0]))
+
+
+class RunStore:
+    """Finished restarts in a folder or an ASE database (``.db``), by key."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.is_db = self.path.suffix == ".db"
+        if not self.is_db:
+            self.path.mkdir(parents=True, exist_ok=True)
+
+    def add(self, run, mu):
+        info = dict(gibbs=run.gibbs, restart=run.restart, key=run.key, seed=str(run.seed),
+                    n_evaluations=run.n_evaluations, seconds=run.seconds,
+                    **{f"n_{s}": n for s, n in run.composition.items()}, **{f"dmu_{s}": v for s, v in mu.items()})
+        positions = onp.array([x for x, _ in run.trajectory])
+        existence = onp.array([q for _, q in run.trajectory])
+        if self.is_db:
+            from ase.db import connect
+
+            with connect(self.path) as db:
+                db.write(run.structure, key_value_pairs=info,
+                         data={"trajectory_positions": positions, "trajectory_existence": existence,
+                               "composition": json.dumps(run.composition), "symbols": json.dumps(run.symbols)})
+            return
+        stem = self.path / f"restart-{run.restart:04d}"
+        meta = dict(info, composition=run.composition, symbols=run.symbols)
+        fixed = [i for c in run.structure.constraints for i in c.get_indices()]
+        tmp = stem.with_suffix(".npz.tmp")
+        with open(tmp, "wb") as f:  # exact numbers (extended XYZ keeps 8 decimals): what a resume reads
+            onp.savez(f, meta=onp.array(json.dumps(meta)), numbers=run.structure.numbers,
+                      positions=run.structure.positions, cell=run.structure.cell[:], pbc=run.structure.pbc,
+                      fixed=onp.array(fixed, dtype=int), trajectory_positions=positions,
+                      trajectory_existence=existence)
+        tmp.replace(stem.with_suffix(".npz"))  # complete or absent, never half-written
+        structure = run.structure.copy()
+        structure.info.update(info, composition=json.dumps(run.composition))
+        write(stem.with_suffix(".extxyz"), structure, format="extxyz")
+        frames = []
+        for x, q in run.trajectory:
+            frame = Atoms(run.symbols, positions=x, cell=run.structure.cell, pbc=run.structure.pbc)
+            frame.set_array("existence", q)
+            frames.append(frame)
+        write(self.path / f"restart-{run.restart:04d}.trajectory.extxyz", frames, format="extxyz")
+
+    def load(self):
+        """{key: Run} of every restart stored (trajectories included)."""
+        out = {}
+        if self.is_db:
+            if not self.path.exists():
+                return out
+            from ase.db import connect
+
+            for row in connect(self.path).select():
+                run = Run(restart=row.restart, structure=row.toatoms(), gibbs=row.gibbs,
+                          composition=json.loads(row.data["composition"]),
+                          trajectory=list(zip(row.data["trajectory_positions"], row.data["trajectory_existence"])),
+                          symbols=json.loads(row.data["symbols"]), n_evaluations=row.n_evaluations,
+                          seconds=row.seconds, key=row.key, seed=str(row.seed))
+                out[row.key] = run
+            return out
+        for path in sorted(self.path.glob("restart-[0-9][0-9][0-9][0-9].npz")):
+            with onp.load(path, allow_pickle=False) as npz:
+                meta = json.loads(str(npz["meta"]))
+                atoms = Atoms(numbers=npz["numbers"], positions=npz["positions"], cell=npz["cell"], pbc=npz["pbc"])
+                if len(npz["fixed"]):
+                    atoms.set_constraint(FixAtoms(indices=npz["fixed"]))
+                trajectory = list(zip(npz["trajectory_positions"], npz["trajectory_existence"]))
+            out[meta["key"]] = Run(restart=meta["restart"], structure=atoms, gibbs=meta["gibbs"],
+                                   composition=meta["composition"], trajectory=trajectory, symbols=meta["symbols"],
+                                   n_evaluations=meta["n_evaluations"], seconds=meta["seconds"],
+                                   key=meta["key"], seed=meta["seed"])
+        return out
+
