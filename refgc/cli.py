@@ -1,5 +1,6 @@
 """The ``refgc`` command line.
 
+    refgc optimize [SLAB_FILE] --mu O=-1.0 [--restarts N] [--seed S] [--out DIR] [options]
     refgc train DATA.extxyz [MORE.extxyz ...] --out MODEL.npz [options]
 
 Appending newly labelled frames to the data and retraining is the same command with
@@ -46,10 +47,63 @@ def _train(args):
     print(f"wrote {args.out}")
 
 
+def _assignments(items, what, convert=float):
+    """["O=-1.0", "Cu=0"] -> {"O": -1.0, "Cu": 0.0}."""
+    out = {}
+    for item in items or []:
+        symbol, sep, value = item.partition("=")
+        try:
+            out[symbol.strip()] = convert(value)
+        except ValueError:
+            sep = ""
+        if not sep or not symbol.strip():
+            raise ValueError(f"{what} must look like SYMBOL=VALUE (e.g. O=-1.0), got {item!r}")
+    return out
+
+
+def _optimize(args):
+    from ase.io import read
+
+    from .grandcanonical import SerialExecutor, optimize
+    from .modelfile import load_model
+    from .surface import cu110_c6x2_template
+
+    slab = read(args.slab) if args.slab else cu110_c6x2_template()
+    model = load_model(args.model)
+    mu = _assignments(args.mu, "--mu")
+    candidates = _assignments(args.candidates, "--candidates", int) or None
+    result = optimize(slab, mu, model=model, candidates=candidates, restarts=args.restarts, seed=args.seed,
+                      executor=SerialExecutor() if args.serial else None, progress=not args.quiet, output=args.out)
+    counts = {}
+    for run in result.runs:
+        key = next(r for r in result.distinct() if r.composition == run.composition and abs(r.gibbs - run.gibbs) < 1e-3)
+        counts[key.restart] = counts.get(key.restart, 0) + 1
+    print(f"\nΔμ: {', '.join(f'{s} {v:+.3f} eV' for s, v in mu.items())}; surface {result.area:.2f} Å²; "
+          f"{len(result.runs)} restarts")
+    print(f"{'rank':>4}  {'ΔG (eV)':>9}  {'ΔG (meV/Å²)':>11}  {'added':<14} {'found by':>8}")
+    for rank, run in enumerate(result.distinct(), 1):
+        added = " ".join(f"{s}{n}" for s, n in run.composition.items() if n) or "nothing"
+        print(f"{rank:4d}  {run.gibbs:9.3f}  {1e3 * run.gibbs / result.area:11.2f}  {added:<14} {counts[run.restart]:8d}")
+    print(f"\nwrote {args.out}/ (best.extxyz, summary.json, every restart and its trajectory)")
+
+
 def parser():
     p = argparse.ArgumentParser(prog="refgc", description="Grand canonical optimization with fractional existence.")
     p.add_argument("--version", action="version", version=f"refgc {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
+
+    o = sub.add_parser("optimize", help="grand canonical optimization of a slab at given chemical potentials")
+    o.add_argument("slab", nargs="?", help="the template slab, any file ASE reads (default: the Cu(110) c(6x2) template)")
+    o.add_argument("--mu", action="append", required=True, metavar="X=DMU",
+                   help="Δμ of an element in eV relative to the model's reference, e.g. O=-1.0 (repeat for more)")
+    o.add_argument("--candidates", nargs="+", metavar="X=N", help="candidate atoms per element (default: from the area)")
+    o.add_argument("--restarts", type=int, default=8)
+    o.add_argument("--seed", type=int)
+    o.add_argument("--out", default="refgc-optimize", help="folder (or .db file) for the results; rerun to resume")
+    o.add_argument("--model", help="model file (default: the shipped model)")
+    o.add_argument("--serial", action="store_true", help="run the restarts in this process")
+    o.add_argument("--quiet", action="store_true", help="no progress lines")
+    o.set_defaults(run=_optimize)
 
     t = sub.add_parser("train", help="train a model on labelled extended XYZ frames")
     t.add_argument("data", nargs="+", help="extended XYZ files with energies and forces (.xz/.gz allowed)")

@@ -187,3 +187,23 @@ def test_unseeded_run_resumes_with_its_own_seed(toy, surface, tmp_path):
     first = run(toy, surface, -1.0, restarts=2, seed=None, output=tmp_path / "out")
     again = run(toy, surface, -1.0, restarts=2, seed=None, output=tmp_path / "out")
     _same(first, again)
+
+
+def test_command_line(model, tmp_path, capsys):
+    from ase.io import write
+
+    from refgc.cli import main
+
+    slab = fcc110("Cu", (2, 1, 3), a=3.61, vacuum=6.0)
+    slab.set_constraint(FixAtoms(mask=slab.positions[:, 2] < slab.positions[:, 2].min() + 0.5))
+    slab.info.pop("adsorbate_info", None)
+    write(tmp_path / "slab.extxyz", slab)
+    refgc.save_model(model, tmp_path / "model.npz")
+    argv = ["optimize", str(tmp_path / "slab.extxyz"), "--mu", "O=-0.5", "--candidates", "O=2", "--restarts", "2",
+            "--seed", "3", "--out", str(tmp_path / "out"), "--model", str(tmp_path / "model.npz"), "--serial", "--quiet"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "ΔG (eV)" in out and "rank" in out
+    assert (tmp_path / "out" / "best.extxyz").exists() and len(list((tmp_path / "out").glob("restart-*.npz"))) == 2
+    assert main([*argv[:3], "O", *argv[4:]]) == 2  # a malformed --mu is a clear error
+    assert "SYMBOL=VALUE" in capsys.readouterr().err
