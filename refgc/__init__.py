@@ -9,6 +9,7 @@ from .calculator import Calculator
 from .energy import embeddings, energy, energy_and_gradients
 from .gibbs import chemical_potentials, gibbs_free_energy
 from .graph import NeighborList
+from .insertion import insertion_map
 from .grandcanonical import GCResult, SerialExecutor, optimize
 from .model import Model, ModelConfig, init_model
 from .modelfile import load_model, save_model
@@ -30,6 +31,7 @@ __all__ = [
     "energy_and_gradients",
     "gibbs_free_energy",
     "init_model",
+    "insertion_map",
     "load_model",
     "optimize",
     "read_frames",

@@ -1,0 +1,71 @@
+r"""Where does an atom want to be inserted? The insertion map ∂ΔG/∂q of a probe at q = 0.
+
+For a probe atom p of element Z at position x_p with existence q_p = 0,
+
+.. math:: \left.\frac{\partial \Delta G}{\partial q_p}\right|_{q_p = 0} = \left.\frac{\partial E}{\partial q_p}\right|_{q_p = 0} - \mu_Z
+
+is the exact first-order free energy of inserting it there: negative where the surface
+wants the atom. Because an atom at q = 0 sends no messages and counts for nothing in the
+read-out, probes at q = 0 do not see each other, and the derivative with respect to each
+probe's q is the same with one probe or with a whole grid of them. So the map over the
+entire surface costs a single gradient evaluation of the slab with every grid point as a
+probe.
+"""
+
+from dataclasses import dataclass
+
+import numpy as onp
+from ase import Atoms
+
+from .energy import energy_and_gradients
+from .gibbs import chemical_potentials
+from .surface import top_layer_z
+
+__all__ = ["insertion_map", "InsertionMap"]
+
+
+@dataclass
+class InsertionMap:
+    """∂ΔG/∂q (eV) of a q = 0 probe on a grid of the surface cell at height ``z``."""
+
+    positions: onp.ndarray  # (n1, n2, 3) Å, the probe positions
+    values: onp.ndarray  # (n1, n2) eV
+    symbol: str
+    z: float
+    slab: Atoms
+
+    def plot(self, ax=None):
+        """Heat map of the values with the slab's top-layer atoms, on matplotlib axes."""
+        import matplotlib.pyplot as plt
+
+        ax = ax or plt.gca()
+        x, y = self.positions[..., 0], self.positions[..., 1]
+        limit = onp.max(onp.abs(self.values))
+        mesh = ax.pcolormesh(x, y, self.values, cmap="RdBu", vmin=-limit, vmax=limit, shading="gouraud")
+        top = self.slab.positions[self.slab.positions[:, 2] > top_layer_z(self.slab) - 1.0]
+        ax.scatter(top[:, 0], top[:, 1], s=60, facecolors="none", edgecolors="k", lw=0.8)
+        ax.set_aspect("equal")
+        ax.set_xlabel("x (Å)")
+        ax.set_ylabel("y (Å)")
+        ax.figure.colorbar(mesh, ax=ax, label=f"∂ΔG/∂q of {self.symbol} (eV)")
+        return ax
+
+
+def insertion_map(model, slab, symbol, mu, height=1.5, spacing=0.25):
+    """∂ΔG/∂q of a q = 0 ``symbol`` atom at ``height`` Å above the slab's top atom, on a
+    grid of about ``spacing`` Å over the surface cell. ``mu``: {symbol: Δμ} as for
+    :func:`refgc.gibbs_free_energy`."""
+    mu_abs = chemical_potentials(model, mu)
+    if symbol not in mu_abs:
+        raise ValueError(f"no chemical potential for the probe element {symbol}: the model has no reference for it")
+    cell = slab.cell[:]
+    n1, n2 = (max(2, int(onp.ceil(onp.linalg.norm(cell[k]) / spacing))) for k in (0, 1))
+    f1, f2 = onp.meshgrid(onp.arange(n1) / n1, onp.arange(n2) / n2, indexing="ij")
+    z = top_layer_z(slab) + height
+    grid = f1[..., None] * cell[0] + f2[..., None] * cell[1]
+    grid[..., 2] = z
+    probes = Atoms(symbol * (n1 * n2), positions=grid.reshape(-1, 3))
+    q = onp.r_[onp.ones(len(slab)), onp.zeros(len(probes))]
+    _, _, dE_dq = energy_and_gradients(model, slab + probes, q)
+    values = (dE_dq[len(slab):] - mu_abs[symbol]).reshape(n1, n2)
+    return InsertionMap(positions=grid, values=values, symbol=symbol, z=z, slab=slab.copy())
