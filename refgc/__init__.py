@@ -10,6 +10,7 @@ from .energy import embeddings, energy, energy_and_gradients
 from .gibbs import chemical_potentials, gibbs_free_energy
 from .graph import NeighborList
 from .insertion import insertion_map
+from .phasediagram import PhaseDiagram, phase_diagram
 from .grandcanonical import GCResult, SerialExecutor, optimize
 from .model import Model, ModelConfig, init_model
 from .modelfile import load_model, save_model
@@ -23,6 +24,7 @@ __all__ = [
     "Model",
     "ModelConfig",
     "NeighborList",
+    "PhaseDiagram",
     "SerialExecutor",
     "TrainSettings",
     "chemical_potentials",
@@ -34,6 +36,7 @@ __all__ = [
     "insertion_map",
     "load_model",
     "optimize",
+    "phase_diagram",
     "read_frames",
     "save_model",
     "train",

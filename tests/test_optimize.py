@@ -207,3 +207,21 @@ def test_command_line(model, tmp_path, capsys):
     assert (tmp_path / "out" / "best.extxyz").exists() and len(list((tmp_path / "out").glob("restart-*.npz"))) == 2
     assert main([*argv[:3], "O", *argv[4:]]) == 2  # a malformed --mu is a clear error
     assert "SYMBOL=VALUE" in capsys.readouterr().err
+
+
+def test_phase_diagram_lines_and_stability(toy, surface, tmp_path):
+    from refgc.phasediagram import phase_diagram
+
+    pd = phase_diagram(surface, [-20.0, -1.0, 1.0], model=toy, candidates={"O": 10}, restarts=2, seed=0,
+                       executor=SerialExecutor(), progress=False, region=(10.3, 12.5), output=tmp_path / "pd")
+    assert len(pd.results) == 3 and len(list((tmp_path / "pd").iterdir())) == 3
+    for dmu, run in pd.runs():  # a line through its own point, slope −n_O
+        assert pd.gibbs_at(run, dmu, dmu) == run.gibbs
+        assert pd.gibbs_at(run, dmu, dmu + 1.0) == pytest.approx(run.gibbs - run.composition["O"])
+    assert pd.stable(-20.0)[1].composition["O"] == 0  # bare surface at very negative Δμ
+    assert pd.stable(1.0)[1].composition["O"] >= pd.stable(-1.0)[1].composition["O"] > 0  # coverage grows with Δμ
+    import matplotlib
+
+    matplotlib.use("Agg")
+    pd.plot_lines()
+    pd.plot_distributions()
