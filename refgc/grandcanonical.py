@@ -73,8 +73,8 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
     named). ``model``: default, the shipped model. ``candidates``: {symbol: count},
     default one per 2.5 Å² of surface for each species in ``mu``. ``region``: (z_low,
     z_high) of the candidates, default from 0.8 to 3.5 Å above the top atom.
-    ``executor``: a ``concurrent.futures.Executor``; default a process pool when there
-    is more than one restart and more than one core. ``output``: a folder or an ASE
+    ``executor``: a ``concurrent.futures.Executor`` or a Dask ``distributed.Client``;
+    default a process pool when there is more than one restart and more than one core. ``output``: a folder or an ASE
     database (``.db``) where each finished restart is written at once; running again with
     the same output and seed resumes (see :mod:`refgc.results`). Ctrl-C returns what has
     finished. Returns a :class:`GCResult`.
@@ -145,6 +145,8 @@ class SerialExecutor(Executor):
 def _run_all(problem, todo, executor, finished):
     """Run the restarts ``todo`` = [(index, seed)]; on Ctrl-C return those that finished."""
     own = executor is None
+    if hasattr(executor, "get_executor"):  # a Dask distributed.Client: its concurrent.futures face
+        executor = executor.get_executor(pure=False)
     if own:
         cores = os.cpu_count() or 1
         executor = ProcessPoolExecutor(min(len(todo), cores)) if len(todo) > 1 and cores > 1 else SerialExecutor()

@@ -243,3 +243,13 @@ def test_most_restarts_find_the_known_optimum(toy, surface):
     assert len(result.best) == 18 and result.gibbs == pytest.approx(best, abs=tol)
     found = [r for r in result.runs if r.composition["O"] == 9 and abs(r.gibbs - best) < tol]
     assert len(found) >= 5  # most of the 8 restarts
+
+
+def test_dask_client_as_executor(toy, surface):
+    """A Dask distributed.Client (here a LocalCluster) runs the restarts unchanged."""
+    distributed = pytest.importorskip("distributed")
+    serial = run(toy, surface, -1.0, restarts=2)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            on_dask = run(toy, surface, -1.0, restarts=2, executor=client)
+    _same(serial, on_dask)
