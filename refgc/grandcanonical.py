@@ -14,11 +14,9 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_complet
 
 import numpy as onp
 from ase.constraints import FixAtoms
-from scipy.optimize import minimize
 
-from .energy import energy
 from .gibbs import chemical_potentials
-from .restart import Objective, Problem, _position_bounds, run_restart
+from .restart import Problem, relax, run_restart
 from .results import GCResult, RunStore, problem_key
 from .surface import surface_area, top_layer_z
 
@@ -54,15 +52,11 @@ def _check_slab(slab, region, cutoff):
         )
 
 
-def relaxed_template(model, slab, fixed, fmax=0.02, max_steps=1000):
+def relaxed_template(model, slab, fixed):
     """The template relaxed with the model (fixed atoms fixed) and its energy, E_slab."""
-    problem = Problem(model, slab, {}, (), (0.0, 1.0), 0.0, fixed)
-    f = Objective(problem, slab.get_chemical_symbols())
-    res = minimize(f, slab.positions.ravel(), args=(onp.ones(0),), jac=True, method="L-BFGS-B",
-                   bounds=_position_bounds(problem, slab), options=dict(maxiter=max_steps, gtol=fmax))
-    relaxed = slab.copy()
-    relaxed.positions = res.x.reshape(-1, 3)
-    return relaxed, energy(model, relaxed, onp.ones(len(slab)))
+    bare = Problem(model=model, template=slab, mu={}, candidates=(), region=(0.0, 1.0), template_energy=0.0, fixed=fixed)
+    relaxed, E_slab, _ = relax(bare, slab)  # ΔG with E_slab = 0 and no candidates is E
+    return relaxed, E_slab
 
 
 def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, seed=None,
@@ -74,10 +68,10 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
     default one per 2.5 Å² of surface for each species in ``mu``. ``region``: (z_low,
     z_high) of the candidates, default from 0.8 to 3.5 Å above the top atom.
     ``executor``: a ``concurrent.futures.Executor`` or a Dask ``distributed.Client``;
-    default a process pool when there is more than one restart and more than one core. ``output``: a folder or an ASE
-    database (``.db``) where each finished restart is written at once; running again with
-    the same output and seed resumes (see :mod:`refgc.results`). Ctrl-C returns what has
-    finished. Returns a :class:`GCResult`.
+    default a process pool when there is more than one restart and more than one core.
+    ``output``: a folder or an ASE database (``.db``) where each finished restart is
+    written at once; running again with the same output and seed resumes (see
+    :mod:`refgc.results`). Ctrl-C returns what has finished. Returns a :class:`GCResult`.
     """
     if model is None:
         from .modelfile import load_model
@@ -93,10 +87,13 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
     top = top_layer_z(slab)
     region = (top + 0.8, top + 3.5) if region is None else tuple(float(z) for z in region)
     _check_slab(slab, region, model.cutoff)
+    if not (isinstance(restarts, (int, onp.integer)) and restarts >= 1):
+        raise ValueError(f"restarts must be a positive integer, got {restarts!r}")
     fixed = onp.zeros(len(slab), bool)
     for c in slab.constraints:
-        if isinstance(c, FixAtoms):
-            fixed[c.get_indices()] = True
+        if not isinstance(c, FixAtoms):
+            raise ValueError(f"unsupported constraint {type(c).__name__} on the slab: only FixAtoms is respected")
+        fixed[c.get_indices()] = True
     template, E_slab = relaxed_template(model, slab, fixed)
     problem = Problem(
         model=model, template=template, mu=absolute, template_energy=E_slab, fixed=fixed, region=region,

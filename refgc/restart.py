@@ -25,7 +25,7 @@ from scipy.optimize import minimize
 from .graph import NeighborList
 from .system import species_indices
 
-__all__ = ["Problem", "Run", "run_restart"]
+__all__ = ["Problem", "Run", "run_restart", "relax"]
 
 
 @dataclass(frozen=True)
@@ -134,6 +134,20 @@ def _position_bounds(problem, atoms, region=True):
     return bounds
 
 
+def relax(problem, atoms):
+    """Minimise ΔG over positions at q = 1 (fixed atoms fixed, no region bounds).
+
+    Returns the relaxed copy (wrapped into the cell), its ΔG and the number of evaluations."""
+    f = Objective(problem, atoms.get_chemical_symbols())
+    result = minimize(f, atoms.positions.ravel(), args=(onp.ones(len(atoms) - len(problem.template)),), jac=True,
+                      method="L-BFGS-B", bounds=_position_bounds(problem, atoms, region=False),
+                      options=dict(maxiter=problem.max_steps, gtol=problem.fmax_relax))
+    relaxed = atoms.copy()
+    relaxed.positions = result.x.reshape(-1, 3)
+    relaxed.wrap()
+    return relaxed, float(result.fun), f.n_evaluations
+
+
 def run_restart(problem, restart, seed):
     """One restart from ``seed`` (anything ``numpy.random.default_rng`` takes)."""
     t0 = time.perf_counter()
@@ -159,21 +173,15 @@ def run_restart(problem, restart, seed):
     keep = onp.r_[onp.ones(n_t, bool), q[n_t:] >= 0.5]  # discretise
     final = atoms[keep]
     final.positions = x[keep]
-    g = Objective(problem, final.get_chemical_symbols())
-    q_keep = onp.ones(int(keep[n_t:].sum()))
-    relaxed = minimize(g, final.positions.ravel(), args=(q_keep,), jac=True, method="L-BFGS-B",
-                       bounds=_position_bounds(problem, final, region=False),
-                       options=dict(maxiter=problem.max_steps, gtol=problem.fmax_relax))
-    final.positions = relaxed.x.reshape(-1, 3)
-    final.wrap()
+    final, gibbs, n_relax = relax(problem, final)
     added = final.get_chemical_symbols()[n_t:]
     return Run(
         restart=restart,
         structure=final,
-        gibbs=float(relaxed.fun),
+        gibbs=gibbs,
         composition={s: added.count(s) for s in sorted(set(problem.candidates))},
         trajectory=trajectory,
         symbols=atoms.get_chemical_symbols(),
-        n_evaluations=f.n_evaluations + g.n_evaluations,
+        n_evaluations=f.n_evaluations + n_relax,
         seconds=time.perf_counter() - t0,
     )

@@ -112,12 +112,18 @@ def test_schnet_model_runs(model):
         (dict(region=(9.0, 12.0)), "overlaps the slab"),
         (dict(region=(10.5, 19.0)), "no vacuum above the slab"),
         (dict(pbc=[True, False, False]), "periodic along x and y"),
+        (dict(restarts=0), "restarts must be a positive integer"),
+        (dict(constraint=True), "unsupported constraint FixCartesian"),
     ],
 )
 def test_bad_input(toy, surface, change, message):
     slab = surface.copy()
     if "pbc" in change:
         slab.pbc = change.pop("pbc")
+    if change.pop("constraint", False):
+        from ase.constraints import FixCartesian
+
+        slab.set_constraint(FixCartesian(0))
     slab.cell[2, 2] = 12.0 if "region" in change and change["region"][1] > 15 else slab.cell[2, 2]
     mu = change.pop("mu", {"O": -1.0})
     kwargs = {"candidates": {"O": 3}, "restarts": 1, "executor": SerialExecutor(), "progress": False, "region": (10.3, 12.5), **change}
