@@ -2,6 +2,8 @@
 
     refgc optimize [SLAB_FILE] --mu O=-1.0 [--restarts N] [--seed S] [--out DIR] [options]
     refgc train DATA.extxyz [MORE.extxyz ...] --out MODEL.npz [options]
+    refgc reference --out DIR
+    refgc compare THEIRS.json [--reference DIR] [--rtol R] [--atol A]
 
 Appending newly labelled frames to the data and retraining is the same command with
 one more file (or the same, longer, file).
@@ -11,6 +13,7 @@ import argparse
 import json
 import sys
 from dataclasses import fields
+from pathlib import Path
 
 from . import __version__
 from .model import ModelConfig
@@ -87,6 +90,37 @@ def _optimize(args):
     print(f"\nwrote {args.out}/ (best.extxyz, summary.json, every restart and its trajectory)")
 
 
+def _reference(args):
+    from .crosscheck import write_reference
+
+    path = write_reference(args.out)
+    print(f"wrote {path} and {path.parent / 'model.npz'}")
+
+
+def _compare(args):
+    from .crosscheck import compare, load_document, reference_suite
+
+    theirs = load_document(args.theirs)
+    reference = load_document(Path(args.reference) / "reference.json") if args.reference else reference_suite()
+    overrides = {}
+    if args.rtol is not None or args.atol is not None:
+        from .crosscheck import TOLERANCES
+
+        overrides = {k: (args.rtol if args.rtol is not None else r, args.atol if args.atol is not None else a)
+                     for k, (r, a) in TOLERANCES.items()}
+    rows = compare(theirs, reference, overrides)
+    width = max(len(r[0]) for r in rows)
+    print(f"{'case':<{width}}  {'quantity':<34} {'max abs err':>12} {'max rel err':>12}  result")
+    for case, quantity, max_abs, max_rel, passed in rows:
+        print(f"{case:<{width}}  {quantity:<34} {max_abs:12.3e} {max_rel:12.3e}  {'pass' if passed else 'FAIL'}")
+    failed = [r for r in rows if not r[4]]
+    print(f"\n{len(rows) - len(failed)} passed, {len(failed)} failed")
+    if failed:
+        first = failed[0]
+        print(f"first failure: case {first[0]!r}, {first[1]}", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def parser():
     p = argparse.ArgumentParser(prog="refgc", description="Grand canonical optimization with fractional existence.")
     p.add_argument("--version", action="version", version=f"refgc {__version__}")
@@ -104,6 +138,17 @@ def parser():
     o.add_argument("--serial", action="store_true", help="run the restarts in this process")
     o.add_argument("--quiet", action="store_true", help="no progress lines")
     o.set_defaults(run=_optimize)
+
+    r = sub.add_parser("reference", help="write the cross-check reference suite (JSON) and its model file")
+    r.add_argument("--out", required=True, help="folder for reference.json and model.npz")
+    r.set_defaults(run=_reference)
+
+    c = sub.add_parser("compare", help="compare another implementation's outputs with the reference suite")
+    c.add_argument("theirs", help="their JSON file, in the reference schema")
+    c.add_argument("--reference", help="folder written by `refgc reference` (default: computed now)")
+    c.add_argument("--rtol", type=float, help="relative tolerance for every quantity (default: per quantity)")
+    c.add_argument("--atol", type=float, help="absolute tolerance for every quantity (default: per quantity)")
+    c.set_defaults(run=_compare)
 
     t = sub.add_parser("train", help="train a model on labelled extended XYZ frames")
     t.add_argument("data", nargs="+", help="extended XYZ files with energies and forces (.xz/.gz allowed)")
@@ -128,11 +173,10 @@ def parser():
 def main(argv=None):
     args = parser().parse_args(argv)
     try:
-        args.run(args)
+        return args.run(args) or 0
     except (ValueError, FileNotFoundError) as err:
         print(f"refgc {args.command}: error: {err}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":
