@@ -19,6 +19,7 @@ loss, the best parameters kept. Validation frames are chosen by whole trajectori
 split. Deterministic for a given seed; resumable from a checkpoint after an interruption.
 """
 
+import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -250,6 +251,14 @@ def _load_checkpoint(path, adam):
     return params, best, state
 
 
+def _fingerprint(config, settings, train_set, val_set):
+    """A hash of what a checkpoint belongs to: config, settings and the frames' labels."""
+    h = hashlib.sha256(json.dumps([config.to_dict(), asdict(settings)], sort_keys=True).encode())
+    for f in (*train_set, None, *val_set):
+        h.update(b"|" if f is None else onp.r_[f.energy, f.positions.ravel()].tobytes())
+    return h.hexdigest()
+
+
 def train(frames, config, *, settings=TrainSettings(), validation=None, mu_ref=None, provenance=None,
           checkpoint=None, log=print):
     """Fit a model with ``config`` to labelled ``frames``; returns the best :class:`Model`.
@@ -269,10 +278,15 @@ def train(frames, config, *, settings=TrainSettings(), validation=None, mu_ref=N
     rms_force = float(onp.sqrt(onp.mean(onp.concatenate([f.forces.ravel() for f in train_set]) ** 2)))
     params["scale"] = onp.full(len(config.species), max(rms_force, 1e-3))
     adam = Adam(params)
-    state = dict(epoch=0, lr=settings.learning_rate, best_loss=onp.inf, bad_epochs=0, plateau=0, history=[])
+    fingerprint = _fingerprint(config, settings, train_set, val_set)
+    state = dict(epoch=0, lr=settings.learning_rate, best_loss=onp.inf, bad_epochs=0, plateau=0, history=[],
+                 fingerprint=fingerprint)
     best = dict(params)
     if checkpoint is not None and Path(checkpoint).exists():
         params, best, state = _load_checkpoint(checkpoint, adam)
+        if state.get("fingerprint") != fingerprint:
+            raise ValueError(f"checkpoint {checkpoint} was written for other data, config or settings: "
+                             "delete it to start again")
         log(f"resumed from {checkpoint} at epoch {state['epoch']}")
     gradient = grad(loss)
     val_batches = [collate(val_set[k : k + 16]) for k in range(0, len(val_set), 16)]

@@ -11,8 +11,11 @@ python scripts/make_default_data.py --workers 2
 python scripts/make_default_data.py --workers 2 --seed 1 --out data/default/test.extxyz \
     --n-insertion 30 --n-relax 25 --n-template 5 --n-o2 4 --n-bulk 8
 # 2. training (resumes from the checkpoint)
+# r_c 5 Å (SevenNet-0's own cutoff), 64 features, 3 blocks: about 23 ms per frame and step on one
+# core (measured), so an epoch of ~2,000 frames takes ~45 s and 150 epochs fit in 2 h.
 refgc train data/default/train.extxyz.xz --references data/default/references.json \
-    --out refgc/models/default.npz --checkpoint data/default/train.ckpt.npz \
-    ${REFGC_TRAIN_OPTIONS:-}
+    --test data/default/test.extxyz.xz --out refgc/models/default.npz --checkpoint data/default/train.ckpt.npz \
+    --species Cu O --cutoff 5.0 --features 64 --rbf 20 --interactions 3 \
+    --learning-rate 1e-3 --batch-size 8 --lr-patience 5 --patience 20 --max-epochs 150 --seed 0
 # 3. held-out accuracy and ΔG of three relaxed structures against SevenNet-0
 python scripts/evaluate_default_model.py --store

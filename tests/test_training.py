@@ -94,6 +94,8 @@ def test_resume_from_checkpoint_gives_the_same_model(frames, tmp_path):
     assert any("resumed" in line and "epoch 2" in line for line in lines)
     for name in straight.params:
         assert np.array_equal(straight.params[name], resumed.params[name])
+    with pytest.raises(ValueError, match="written for other data"):  # more frames: not this checkpoint's run
+        T.train(frames + frames[:3], CONFIG, settings=T.TrainSettings(max_epochs=5, batch_size=6), checkpoint=ckpt, log=None)
 
 
 def test_bad_frames_are_named(frames):
