@@ -252,8 +252,10 @@ def _load_checkpoint(path, adam):
 
 
 def _fingerprint(config, settings, train_set, val_set):
-    """A hash of what a checkpoint belongs to: config, settings and the frames' labels."""
-    h = hashlib.sha256(json.dumps([config.to_dict(), asdict(settings)], sort_keys=True).encode())
+    """A hash of what a checkpoint belongs to: config, settings and the frames' labels.
+    The stopping rules (max_epochs, patience) are left out: a run may be extended."""
+    kept = {k: v for k, v in asdict(settings).items() if k not in ("max_epochs", "patience")}
+    h = hashlib.sha256(json.dumps([config.to_dict(), kept], sort_keys=True).encode())
     for f in (*train_set, None, *val_set):
         h.update(b"|" if f is None else onp.r_[f.energy, f.positions.ravel()].tobytes())
     return h.hexdigest()
