@@ -11,6 +11,7 @@ from .gibbs import chemical_potentials, gibbs_free_energy
 from .graph import NeighborList
 from .insertion import insertion_map
 from .phasediagram import PhaseDiagram, phase_diagram
+from .schnetpack import from_schnetpack
 from .grandcanonical import GCResult, SerialExecutor, optimize
 from .model import Model, ModelConfig, init_model
 from .modelfile import load_model, save_model
@@ -31,6 +32,7 @@ __all__ = [
     "embeddings",
     "energy",
     "energy_and_gradients",
+    "from_schnetpack",
     "gibbs_free_energy",
     "init_model",
     "insertion_map",
