@@ -110,9 +110,9 @@ def _compare(args):
                      for k, (r, a) in TOLERANCES.items()}
     rows = compare(theirs, reference, overrides)
     width = max(len(r[0]) for r in rows)
-    print(f"{'case':<{width}}  {'quantity':<34} {'max abs err':>12} {'max rel err':>12}  result")
-    for case, quantity, max_abs, max_rel, passed in rows:
-        print(f"{case:<{width}}  {quantity:<34} {max_abs:12.3e} {max_rel:12.3e}  {'pass' if passed else 'FAIL'}")
+    print(f"{'case':<{width}}  {'quantity':<34} {'max abs err':>12} {'max rel err':>12} {'err/tol':>9}  result")
+    for case, quantity, max_abs, max_rel, passed, ratio in rows:
+        print(f"{case:<{width}}  {quantity:<34} {max_abs:12.3e} {max_rel:12.3e} {ratio:9.2e}  {'pass' if passed else 'FAIL'}")
     failed = [r for r in rows if not r[4]]
     print(f"\n{len(rows) - len(failed)} passed, {len(failed)} failed")
     if failed:

@@ -165,8 +165,9 @@ def _as_array(value, where):
 
 
 def compare(theirs, reference, tolerances=None):
-    """Rows (case, quantity, max_abs, max_rel, passed) for every case and quantity of
-    ``reference`` (a dict), with missing cases or quantities as failures (nan errors)."""
+    """Rows (case, quantity, max_abs, max_rel, passed, ratio) for every case and quantity of
+    ``reference`` (a dict); ``ratio`` = max |err| / (atol + rtol·|ours|), ≤ 1 when passed.
+    Missing cases or quantities are failures (nan errors, infinite ratio)."""
     tolerances = {**TOLERANCES, **(tolerances or {})}
     by_name = {case["name"]: case for case in theirs["cases"]}
     rows = []
@@ -174,14 +175,14 @@ def compare(theirs, reference, tolerances=None):
         name = ref["name"]
         mine = by_name.get(name)
         if mine is None:
-            rows.append((name, "(case missing)", onp.nan, onp.nan, False))
+            rows.append((name, "(case missing)", onp.nan, onp.nan, False, onp.inf))
             continue
         if "input" in mine and mine["input"] != ref["input"]:
-            rows.append((name, "(input differs from the reference)", onp.nan, onp.nan, False))
+            rows.append((name, "(input differs from the reference)", onp.nan, onp.nan, False, onp.inf))
             continue
         for quantity in QUANTITIES:
             if quantity not in mine["output"]:
-                rows.append((name, quantity + " (missing)", onp.nan, onp.nan, False))
+                rows.append((name, quantity + " (missing)", onp.nan, onp.nan, False, onp.inf))
                 continue
             ours_q, theirs_q = ref["output"][quantity], mine["output"][quantity]
             pairs = (
@@ -193,13 +194,14 @@ def compare(theirs, reference, tolerances=None):
             for label, a, b in pairs:
                 a, b = onp.asarray(a, dtype=float), _as_array(b, f"case {name!r}, {label}")
                 if a.shape != b.shape:
-                    rows.append((name, f"{label} (shape {b.shape}, expected {a.shape})", onp.nan, onp.nan, False))
+                    rows.append((name, f"{label} (shape {b.shape}, expected {a.shape})", onp.nan, onp.nan, False, onp.inf))
                     continue
                 err = onp.abs(b - a)
                 max_abs = float(err.max(initial=0.0))
                 max_rel = float((err / onp.maximum(onp.abs(a), 1e-8)).max(initial=0.0))
-                passed = bool(onp.all(onp.isfinite(b)) and onp.all(err <= atol + rtol * onp.abs(a)))
-                rows.append((name, label, max_abs, max_rel, passed))
+                ratio = float((err / (atol + rtol * onp.abs(a))).max(initial=0.0))  # ≤ 1: within tolerance
+                passed = bool(onp.all(onp.isfinite(b)) and ratio <= 1.0)
+                rows.append((name, label, max_abs, max_rel, passed, ratio))
     return rows
 
 

@@ -1,13 +1,15 @@
 """SchNetPack 2 models imported into refgc give the same energies, forces and ∂E/∂q.
 
-The PyTorch twin (``torch_schnet.ExistenceSchNet``, SchNetPack 2 parameter names) is
+The PyTorch twin (``tutorials/torch_schnet.py``, ``ExistenceSchNet``, SchNetPack 2 parameter names) is
 imported with :func:`refgc.schnetpack.from_schnetpack` and compared on random Cu–O slabs
 and clusters, at q = 1 and at fractional q, with and without the repulsive prior and in
 other units; then a real ``schnetpack`` model when that package is installed. The whole
 file is skipped without torch.
 """
 
+import sys
 import typing
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +20,7 @@ torch = pytest.importorskip("torch")
 import refgc  # noqa: E402
 from conftest import random_system  # noqa: E402
 from refgc.schnetpack import from_schnetpack  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tutorials"))  # the PyTorch twin lives there
 from torch_schnet import ExistenceSchNet  # noqa: E402
 
 REL = 1e-10

@@ -59,7 +59,7 @@ class ExistenceSchNet(nn.Module):
     """
 
     def __init__(self, n_atom_basis=16, n_filters=12, n_rbf=8, n_interactions=2, cutoff=4.0,
-                 readout_activation="ssp", mean=0.0, stddev=1.0, atomrefs=None,
+                 readout_activation="ssp", mean=0.0, stddev=1.0, atomrefs=None, element_scales=None,
                  prior_strength=0.0, prior_radius_scale=0.6, max_z=100):  # fmt: skip
         super().__init__()
         A, Fi, K, H = n_atom_basis, n_filters, n_rbf, max(1, n_atom_basis // 2)
@@ -93,13 +93,18 @@ class ExistenceSchNet(nn.Module):
         for z, value in (atomrefs or {}).items():
             refs[z] = value
         self.register_buffer("atomref", refs, persistent=False)
+        scales = torch.ones(max_z, **kw)  # per-element read-out scale (refgc's `scale`), 1 in SchNetPack
+        for z, value in (element_scales or {}).items():
+            scales[z] = value
+        self.register_buffer("element_scale", scales, persistent=False)
         self.mean, self.stddev = float(mean), float(stddev)
         self.prior_strength, self.prior_radius_scale = float(prior_strength), float(prior_radius_scale)
         self.register_buffer("radii", torch.tensor(covalent_radii[:max_z], **kw), persistent=False)
 
-    def forward(self, Z, positions, q, idx_i, idx_j, offsets):
+    def forward(self, Z, positions, q, idx_i, idx_j, offsets, embeddings=False):
         """E(x, q) for one structure: ``Z`` (N,) long, ``positions`` (N, 3), ``q`` (N,),
-        pairs ``idx_i``, ``idx_j`` (P,) long with ``offsets`` (P, 3) = S_ij · cell."""
+        pairs ``idx_i``, ``idx_j`` (P,) long with ``offsets`` (P, 3) = S_ij · cell.
+        ``embeddings=True``: (E, [h⁰, …, h^T])."""
         rep = self.representation
         r_ij = positions[idx_j] - positions[idx_i] + offsets  # (P, 3)
         r2 = (r_ij**2).sum(dim=1)
@@ -110,31 +115,35 @@ class ExistenceSchNet(nn.Module):
         fc = torch.where(d < self.cutoff, 0.5 * (torch.cos(math.pi * d / self.cutoff) + 1.0), torch.zeros_like(d))
 
         h = rep.embedding(Z)  # (N, A)
+        layers = [h]
         for block in rep.interactions:
             filt, f2out = block["filter_network"], block["f2out"]
             W = filt[1](ssp(filt[0](e))) * fc[:, None]  # (P, F)
             v = block["in2f"](h) * q[:, None]  # (N, F): q_j scales what j sends
             m = torch.zeros_like(v).index_add(0, idx_i, W * v[idx_j])  # m_i = Σ_j q_j W_ij ⊙ in2f h_j
             h = h + f2out[1](ssp(f2out[0](m)))  # (N, A)
+            layers.append(h)
 
         outnet = self.output_modules[0]["outnet"]
-        eps = self.stddev * outnet[1](self.act(outnet[0](h)))[:, 0] + self.mean + self.atomref[Z]  # (N,)
+        eps = self.stddev * self.element_scale[Z] * outnet[1](self.act(outnet[0](h)))[:, 0] + self.mean + self.atomref[Z]
         E = (q * eps).sum()  # E_nn = Σ_i q_i ε_i
 
         if self.prior_strength > 0:
             r_ab = self.prior_radius_scale * (self.radii[Z[idx_i]] + self.radii[Z[idx_j]])  # (P,)
             phi = self.prior_strength * torch.clamp(1.0 - d / r_ab, min=0.0) ** 3
             E = E + 0.5 * (q[idx_i] * q[idx_j] * phi).sum()  # E_rep = ½ Σ_{i≠j} q_i q_j φ(d_ij)
-        return E
+        return (E, layers) if embeddings else E
 
-    def energy_and_gradients(self, atoms, q=None):
-        """(E, ∂E/∂x, ∂E/∂q) as NumPy for an ASE ``Atoms``, pairs from ASE's ``neighbor_list``."""
+    def energy_and_gradients(self, atoms, q=None, embeddings=False):
+        """(E, ∂E/∂x, ∂E/∂q) as NumPy for an ASE ``Atoms``, pairs from ASE's ``neighbor_list``;
+        ``embeddings=True`` appends the list of per-layer embeddings."""
         i, j, S = neighbor_list("ijS", atoms, self.cutoff)
         kw = dict(dtype=torch.float64)
         positions = torch.tensor(atoms.positions, requires_grad=True, **kw)
         q = torch.tensor(np.ones(len(atoms)) if q is None else q, requires_grad=True, **kw)
         offsets = torch.tensor(S @ np.asarray(atoms.cell), **kw)
         Z = torch.tensor(atoms.numbers, dtype=torch.long)
-        E = self(Z, positions, q, torch.tensor(i), torch.tensor(j), offsets)
+        E, layers = self(Z, positions, q, torch.tensor(i), torch.tensor(j), offsets, embeddings=True)
         dE_dx, dE_dq = torch.autograd.grad(E, (positions, q))
-        return E.item(), dE_dx.numpy(), dE_dq.numpy()
+        out = (E.item(), dE_dx.numpy(), dE_dq.numpy())
+        return out + ([h.detach().numpy() for h in layers],) if embeddings else out
