@@ -28,7 +28,7 @@ import numpy as onp
 from ase.data import atomic_numbers, covalent_radii
 from autograd import value_and_grad
 
-from . import schnet
+from . import backward, schnet
 
 __all__ = ["ModelConfig", "Model", "init_model", "parameter_shapes"]
 
@@ -160,13 +160,16 @@ class Model:
     def cutoff(self):
         return self.config.cutoff
 
-    def evaluate(self, species, positions, q, graph, gradients=True):
-        """E, or (E, ∂E/∂x, ∂E/∂q) by autograd: the energy-model interface of refgc.
+    def evaluate(self, species, positions, q, graph, gradients=True, method="backward"):
+        """E, or (E, ∂E/∂x, ∂E/∂q): the energy-model interface of refgc.
 
         ``species`` indexes ``self.species``; ``graph`` holds every pair within the
-        cutoff. Any object with ``species``, ``mu_ref``, ``cutoff`` and this method can
-        stand in for the SchNet in :func:`refgc.energy_and_gradients`,
-        :func:`refgc.gibbs_free_energy` and the optimizer.
+        cutoff. ``method``: ``"backward"`` (default, the hand-written backward pass of
+        :mod:`refgc.backward`) or ``"autograd"`` (:mod:`refgc.schnet` differentiated by
+        autograd, the reference; the tests hold the two equal to 1e-10). Any object with
+        ``species``, ``mu_ref``, ``cutoff`` and this method can stand in for the SchNet
+        in :func:`refgc.energy_and_gradients`, :func:`refgc.gibbs_free_energy` and the
+        optimizer.
         """
 
         def f(x, qq):
@@ -174,6 +177,10 @@ class Model:
 
         if not gradients:
             return float(f(positions, q))
+        if method == "backward":
+            return backward.energy_and_gradients(self.params, self.config, species, positions, q, graph)
+        if method != "autograd":
+            raise ValueError(f"method must be 'backward' or 'autograd', got {method!r}")
         E, (dE_dx, dE_dq) = value_and_grad(f, argnum=(0, 1))(positions, q)
         return float(E), onp.asarray(dE_dx), onp.asarray(dE_dq)
 

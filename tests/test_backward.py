@@ -1,0 +1,83 @@
+"""The hand-written backward pass equals autograd (the reference) to 1e-10.
+
+Together with the finite-difference tests (which go through the public functions, so
+through the backward pass, and, below, through autograd), every gradient is checked three
+ways: autograd, the hand-written backward, finite differences.
+"""
+
+import numpy as np
+import pytest
+from ase import Atoms
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import refgc
+from refgc.graph import build_graph
+from refgc.system import system_from_atoms
+from conftest import SMALL, perturbed_model, random_system
+
+MODELS = {act: perturbed_model(refgc.ModelConfig(**{**SMALL, "readout_activation": act}), seed=4) for act in ("ssp", "silu", "tanh")}
+
+
+def both(model, atoms, q):
+    s = system_from_atoms(model.species, atoms, q)
+    g = build_graph(s.positions, s.cell, s.pbc, model.cutoff)
+    return (model.evaluate(s.species, s.positions, s.q, g, method="backward"),
+            model.evaluate(s.species, s.positions, s.q, g, method="autograd"))
+
+
+def assert_equal(a, b):
+    assert a[0] == pytest.approx(b[0], rel=1e-10, abs=1e-12)
+    np.testing.assert_allclose(a[1], b[1], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(a[2], b[2], rtol=1e-10, atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), kind=st.sampled_from(["slab", "cluster"]),
+       activation=st.sampled_from(["ssp", "silu", "tanh"]), edges=st.booleans())
+def test_backward_equals_autograd(seed, kind, activation, edges):
+    atoms, q = random_system(seed, kind)
+    if edges:  # existences exactly at the ends of their range
+        q[::3], q[1::3] = 0.0, 1.0
+    assert_equal(*both(MODELS[activation], atoms, q))
+
+
+@pytest.mark.parametrize("name, atoms, q", [
+    ("near the cutoff", Atoms("CuOCuO", positions=[[0, 0, 0], [4 - 1e-4, 0, 0], [0, 4 + 1e-4, 0], [0.3, 0.2, 4 - 4e-6]]), [1, 0.7, 0.4, 0]),
+    ("inside the prior", Atoms("CuOO", positions=[[0, 0, 0], [0.9, 0.1, 0], [1.3, 0.5, 0.2]]), [1, 0.6, 0.3]),
+    ("coincident", Atoms("CuOO", positions=[[0, 0, 0], [1.9, 0, 0], [1.9, 0, 0]]), [1, 0.5, 0.5]),
+    ("own images", Atoms("CuO", positions=[[0, 0, 0], [1.1, 0.9, 1.4]], cell=[[2.6, 0, 0], [0.5, 2.4, 0], [0, 0.3, 2.9]], pbc=True), [1, 0.35]),
+])
+def test_backward_equals_autograd_at_the_edges(name, atoms, q):
+    assert_equal(*both(MODELS["ssp"], atoms, np.array(q, dtype=float)))
+
+
+def test_autograd_path_against_finite_differences():
+    """The reference path itself, against central differences (the public functions use
+    the backward pass, whose finite-difference tests are in test_gradients.py)."""
+    model = MODELS["silu"]
+    atoms, q = random_system(3, "cluster")
+    s = system_from_atoms(model.species, atoms, q)
+    g = build_graph(s.positions, s.cell, s.pbc, model.cutoff + 0.5)  # a skin: the graph stays valid under the steps
+    E, dx, dq = model.evaluate(s.species, s.positions, s.q, g, method="autograd")
+    h = 1e-5
+    for a, k in [(0, 0), (2, 1), (len(atoms) - 1, 2)]:
+        xp, xm = s.positions.copy(), s.positions.copy()
+        xp[a, k] += h
+        xm[a, k] -= h
+        fd = (model.evaluate(s.species, xp, s.q, g, gradients=False) - model.evaluate(s.species, xm, s.q, g, gradients=False)) / (2 * h)
+        assert dx[a, k] == pytest.approx(fd, rel=1e-6, abs=1e-8)
+    qp, qm = s.q.copy(), s.q.copy()
+    qp[1] += h
+    qm[1] -= h
+    fd = (model.evaluate(s.species, s.positions, qp, g, gradients=False) - model.evaluate(s.species, s.positions, qm, g, gradients=False)) / (2 * h)
+    assert dq[1] == pytest.approx(fd, rel=1e-6, abs=1e-8)
+
+
+def test_unknown_method_is_an_error():
+    model = MODELS["ssp"]
+    atoms, q = random_system(1, "cluster")
+    s = system_from_atoms(model.species, atoms, q)
+    g = build_graph(s.positions, s.cell, s.pbc, model.cutoff)
+    with pytest.raises(ValueError, match="method must be"):
+        model.evaluate(s.species, s.positions, s.q, g, method="jax")
