@@ -39,12 +39,16 @@ __all__ = ["energy_and_gradients"]
 LOG2 = float(onp.log(2.0))
 
 
-def _ssp(x):
+def _ssp_and_sigmoid(x):
+    """ssp(x) and its derivative σ(x) from one exponential, y = e^{−|x|}:
+    ssp = ln(1 + y) + max(x, 0) − ln 2, σ = 1/(1 + y) for x ≥ 0 and y/(1 + y) below."""
     y = onp.exp(-onp.abs(x))
+    inv = 1.0 / (1.0 + y)
+    sig = onp.where(x >= 0.0, inv, y * inv)
     onp.log1p(y, out=y)
     y += onp.maximum(x, 0.0)
     y -= LOG2
-    return y
+    return y, sig
 
 
 def _sigmoid(x):
@@ -82,11 +86,15 @@ def energy_and_gradients(params, config, species, positions, q, graph):
     """(E, ∂E/∂x (N, 3), ∂E/∂q (N,)) for the arrays of one system; see the module docstring."""
     p, T = params, config.n_interactions
     d, unit, fc, dfc = _geometry(positions, graph, config.cutoff)
+    # filters depend on d alone: with the half/reversed layout, compute them for H pairs and tile
+    H = graph.n_half if graph.n_half is not None else len(d)
+    tile = (lambda x: onp.concatenate([x, x])) if graph.n_half is not None else (lambda x: x)
+    fold = (lambda x: x[:H] + x[H:]) if graph.n_half is not None else (lambda x: x)  # the adjoint of tile
     K = config.n_rbf
     centres = onp.linspace(0.0, config.cutoff, K)
     sigma = config.cutoff / (K - 1)
-    diff = (d[:, None] - centres[None, :]) / sigma  # (P, K)
-    e = onp.exp(-0.5 * diff * diff)  # (P, K)
+    diff = (d[:H, None] - centres[None, :]) / sigma  # (H, K)
+    e = onp.exp(-0.5 * diff * diff)  # (H, K)
     Mi, Mj = graph.seg_i.matrix, graph.seg_j.matrix  # scatter onto receivers / senders
 
     # forward, keeping each block's intermediates
@@ -94,15 +102,15 @@ def energy_and_gradients(params, config, species, positions, q, graph):
     saved = []
     for t in range(T):
         k = f"interactions.{t}."
-        a = e @ p[k + "filter.0.weight"] + p[k + "filter.0.bias"]  # (P, F)
-        W = _ssp(a) @ p[k + "filter.1.weight"] + p[k + "filter.1.bias"]  # (P, F), before the cutoff
+        s_a, sig_a = _ssp_and_sigmoid(e @ p[k + "filter.0.weight"] + p[k + "filter.0.bias"])  # (H, F)
+        W = s_a @ p[k + "filter.1.weight"] + p[k + "filter.1.bias"]  # (H, F), before the cutoff
         hw = h @ p[k + "in2f.weight"]  # (N, F)
         vj = (hw * q[:, None])[graph.j]  # (P, F) what each sender sends, × q_j
-        Wc = W * fc[:, None]
+        Wc = tile(W * fc[:H, None])  # (P, F)
         m = Mi @ (Wc * vj)  # (N, F)
-        b = m @ p[k + "f2out.0.weight"] + p[k + "f2out.0.bias"]  # (N, A)
-        saved.append((a, W, Wc, hw, vj, b))
-        h = h + _ssp(b) @ p[k + "f2out.1.weight"] + p[k + "f2out.1.bias"]
+        s_b, sig_b = _ssp_and_sigmoid(m @ p[k + "f2out.0.weight"] + p[k + "f2out.0.bias"])  # (N, A)
+        saved.append((sig_a, W, Wc, hw, vj, sig_b))
+        h = h + s_b @ p[k + "f2out.1.weight"] + p[k + "f2out.1.bias"]
     act = ACTIVATIONS[config.readout_activation]
     c = h @ p["readout.0.weight"] + p["readout.0.bias"]  # (N, H)
     out = onp.asarray(act(c)) @ p["readout.1.weight"][:, 0] + p["readout.1.bias"][0]  # (N,)
@@ -119,20 +127,22 @@ def energy_and_gradients(params, config, species, positions, q, graph):
     dh = dc @ p["readout.0.weight"].T  # (N, A)
     dd = onp.zeros_like(d)
     de = onp.zeros_like(e)
-    dfc_total = onp.zeros_like(d)
+    dfc_total = onp.zeros(H)
     for t in reversed(range(T)):
         k = f"interactions.{t}."
-        a, W, Wc, hw, vj, b = saved[t]
-        dm = ((dh @ p[k + "f2out.1.weight"].T) * _sigmoid(b)) @ p[k + "f2out.0.weight"].T  # (N, F)
+        sig_a, W, Wc, hw, vj, sig_b = saved[t]
+        dm = ((dh @ p[k + "f2out.1.weight"].T) * sig_b) @ p[k + "f2out.0.weight"].T  # (N, F)
         dm_i = dm[graph.i]  # (P, F)
         dWc = dm_i * vj  # (P, F)
         dv = Mj @ (dm_i * Wc)  # (N, F) = Σ_i m̄_i ⊙ W_ij, onto senders
         dq += onp.sum(dv * hw, axis=1)
         dh = dh + (dv * q[:, None]) @ p[k + "in2f.weight"].T  # residual + through in2f
-        dfc_total += onp.sum(dWc * W, axis=1)
-        da = ((dWc * fc[:, None]) @ p[k + "filter.1.weight"].T) * _sigmoid(a)  # (P, F)
-        de += da @ p[k + "filter.0.weight"].T  # (P, K)
-    dd += onp.sum(de * e * (-diff / sigma), axis=1) + dfc_total * dfc
+        dWc_half = fold(dWc)  # (H, F)
+        dfc_total += onp.sum(dWc_half * W, axis=1)
+        da = ((dWc_half * fc[:H, None]) @ p[k + "filter.1.weight"].T) * sig_a  # (H, F)
+        de += da @ p[k + "filter.0.weight"].T  # (H, K)
+    dd_half = onp.sum(de * e * (-diff / sigma), axis=1) + dfc_total * dfc[:H]  # (H,)
+    dd += tile(dd_half) / (2.0 if graph.n_half is not None else 1.0)  # each half-pair's d̄ split over both directions
     if config.prior_strength:
         A = config.prior_strength
         dd += 0.5 * A * qi * qj * 3.0 * u**2 * onp.where(u > 0.0, -1.0 / r_ab, 0.0)

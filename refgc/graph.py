@@ -1,7 +1,8 @@
 """The neighbour graph: every ordered pair (i, j) of atoms closer than the cutoff.
 
 The list is *full*: it holds both i→j and j→i, and periodic images as separate pairs,
-so an atom in a small cell meets its own images. A pair's vector is
+so an atom in a small cell meets its own images. It is laid out as the unordered pairs
+followed by their reverses, so per-pair functions of the distance can be computed once. A pair's vector is
 
     r_ij = x_j − x_i + S_ij · cell,
 
@@ -36,11 +37,13 @@ class Graph:
     offsets: onp.ndarray  # (n_pairs, 3) S_ij · cell, Å
     seg_i: Segments  # scatter onto / gather from the receivers
     seg_j: Segments  # ... the senders
+    n_half: int = None  # when set: pair n_half + p is the reverse of pair p (W_ij = W_ji, computed once)
 
     @classmethod
-    def from_pairs(cls, i, j, offsets, n_atoms):
+    def from_pairs(cls, i, j, offsets, n_atoms, n_half=None):
         i, j = onp.asarray(i, dtype=onp.intp), onp.asarray(j, dtype=onp.intp)  # vesin's are unsigned
-        return cls(i=i, j=j, offsets=onp.asarray(offsets, dtype=float), seg_i=Segments(i, n_atoms), seg_j=Segments(j, n_atoms))
+        return cls(i=i, j=j, offsets=onp.asarray(offsets, dtype=float), seg_i=Segments(i, n_atoms),
+                   seg_j=Segments(j, n_atoms), n_half=n_half)
 
     @property
     def n_pairs(self):
@@ -52,15 +55,20 @@ class Graph:
 
 
 def build_graph(positions, cell, pbc, radius):
-    """All ordered pairs with |r_ij| < ``radius``, images included (no self-pairs)."""
+    """All ordered pairs with |r_ij| < ``radius``, images included (no self-pairs).
+
+    The list is the half list (each unordered pair once) followed by the same pairs
+    reversed, so a function of the distance alone, like the SchNet filters, can be
+    computed for the first half and reused for the second (``Graph.n_half``)."""
     positions = onp.asarray(positions, dtype=float)
     cell = onp.asarray(cell, dtype=float)
     # vesin (measured 30-100x faster than ASE's neighbor_list, same pairs); sorted pairs
     # fix the summation order, so results are bit-reproducible.
-    i, j, shifts = VesinNeighborList(cutoff=float(radius), full_list=True, sorted=True).compute(
+    i, j, shifts = VesinNeighborList(cutoff=float(radius), full_list=False, sorted=True).compute(
         positions, cell, pbc, "ijS"
     )
-    return Graph.from_pairs(i, j, shifts.astype(float) @ cell, len(positions))
+    offsets = shifts.astype(float) @ cell
+    return Graph.from_pairs(onp.r_[i, j], onp.r_[j, i], onp.r_[offsets, -offsets], len(positions), n_half=len(i))
 
 
 class NeighborList:
