@@ -15,6 +15,7 @@
 
 import argparse
 import json
+import os
 import time
 
 import numpy as np
@@ -32,6 +33,29 @@ def relaxed_energy(atoms, calc, fmax=0.03, steps=400):
     return atoms.get_potential_energy(), atoms
 
 
+def reference_structures(template):
+    """(name, unrelaxed start) of the three structures whose ΔG is compared."""
+    return [("bare template", template), ("(2x1)-like added row Cu2O2", cu110_added_rows(template)),
+            ("c(6x2)-like oxide Cu5O4", cu110_c6x2_oxide(template))]
+
+
+def labeller_energies(structures, cache):
+    """SevenNet-0 energies of the structures relaxed with it, cached in ``cache`` (JSON)."""
+    if cache and os.path.exists(cache):
+        with open(cache) as f:
+            return json.load(f)
+    import torch
+    from sevenn.calculator import SevenNetCalculator
+
+    torch.set_num_threads(1)
+    calc = SevenNetCalculator("7net-0", device="cpu")
+    energies = {name: relaxed_energy(atoms, calc)[0] for name, atoms in structures}
+    if cache:
+        with open(cache, "w") as f:
+            json.dump(energies, f, indent=1)
+    return energies
+
+
 def gibbs(E, E_slab, added, mu_ref):
     return E - E_slab - sum(n * mu_ref[s] for s, n in added.items())
 
@@ -42,12 +66,14 @@ def main(argv=None):
     ap.add_argument("--test", default="data/default/test.extxyz.xz")
     ap.add_argument("--out", default="data/default/evaluation.json")
     ap.add_argument("--store", action="store_true", help="store the results in the model's provenance")
+    ap.add_argument("--labeller-cache", default="data/default/labeller_gibbs.json",
+                    help="SevenNet-0 energies of the relaxed structures (computed once, then reused)")
+    ap.add_argument("--labeller-only", action="store_true", help="only compute the labeller's side (no model needed)")
     args = ap.parse_args(argv)
 
-    import torch
-    from sevenn.calculator import SevenNetCalculator
-
-    torch.set_num_threads(1)
+    if args.labeller_only:
+        print(labeller_energies(reference_structures(cu110_c6x2_template()), args.labeller_cache))
+        return
     model = refgc.load_model(args.model)
     test = read_frames(args.test)
     t0 = time.perf_counter()
@@ -55,26 +81,24 @@ def main(argv=None):
     print(f"held-out test set ({held_out['n_frames']} frames): energy MAE {1e3 * held_out['energy_mae_per_atom']:.2f} "
           f"meV/atom, force MAE {held_out['force_mae']:.3f} eV/Å ({time.perf_counter() - t0:.0f} s)")
 
-    labeller = SevenNetCalculator("7net-0", device="cpu")
     template = cu110_c6x2_template()
     n_t = len(template)
-    methods = {"model": refgc.Calculator(model), "labeller": labeller}
-    E_slab = {name: relaxed_energy(template, calc)[0] for name, calc in methods.items()}
+    structures = reference_structures(template)
+    labeller = labeller_energies(structures, args.labeller_cache)
+    calc = refgc.Calculator(model)
+    E_slab_model = relaxed_energy(template, calc)[0]
     rows = []
-    for name, build in [("bare template", lambda t: t), ("(2x1)-like added row Cu2O2", cu110_added_rows),
-                        ("c(6x2)-like oxide Cu5O4", cu110_c6x2_oxide)]:
-        start = build(template)
+    for name, start in structures:
         added = {s: start.get_chemical_symbols()[n_t:].count(s) for s in ("Cu", "O")}
-        dG = {}
-        for method, calc in methods.items():
-            E = E_slab[method] if name == "bare template" else relaxed_energy(start, calc)[0]
-            dG[method] = gibbs(E, E_slab[method], added, model.mu_ref)
+        E_model = E_slab_model if name == "bare template" else relaxed_energy(start, calc)[0]
+        dG = {"model": gibbs(E_model, E_slab_model, added, model.mu_ref),
+              "labeller": gibbs(labeller[name], labeller["bare template"], added, model.mu_ref)}
         err = dG["model"] - dG["labeller"]
         rows.append(dict(structure=name, n_atoms=len(start), added=added, dG_model=dG["model"],
                          dG_labeller=dG["labeller"], error=err, error_per_atom=err / len(start)))
-    rows.append(dict(structure="relaxed bare template energy", n_atoms=n_t, E_model=E_slab["model"],
-                     E_labeller=E_slab["labeller"], error=E_slab["model"] - E_slab["labeller"],
-                     error_per_atom=(E_slab["model"] - E_slab["labeller"]) / n_t))
+    E_lab = labeller["bare template"]
+    rows.append(dict(structure="relaxed bare template energy", n_atoms=n_t, E_model=E_slab_model, E_labeller=E_lab,
+                     error=E_slab_model - E_lab, error_per_atom=(E_slab_model - E_lab) / n_t))
 
     print("\n| structure | atoms | ΔG model (eV) | ΔG SevenNet-0 (eV) | error (eV) | error (meV/atom) |")
     print("|---|---:|---:|---:|---:|---:|")
