@@ -32,7 +32,7 @@ autograd to 1e-10 and against finite differences.
 
 import numpy as onp
 
-from .schnet import ACTIVATIONS
+from .schnet import ACTIVATIONS, sigmoid
 
 __all__ = ["energy_and_gradients"]
 
@@ -51,18 +51,11 @@ def _ssp_and_sigmoid(x):
     return y, sig
 
 
-def _sigmoid(x):
-    y = onp.tanh(0.5 * x)
-    y += 1.0
-    y *= 0.5
-    return y
-
-
 def _activation_derivative(name, x):
     if name == "ssp":
-        return _sigmoid(x)
+        return sigmoid(x)
     if name == "silu":
-        s = _sigmoid(x)
+        s = sigmoid(x)
         return s * (1.0 + x * (1.0 - s))
     if name == "tanh":
         return 1.0 - onp.tanh(x) ** 2
