@@ -259,3 +259,10 @@ def test_dask_client_as_executor(toy, surface):
         with distributed.Client(cluster) as client:
             on_dask = run(toy, surface, -1.0, restarts=2, executor=client)
     _same(serial, on_dask)
+
+
+def test_default_executor_is_a_process_pool_with_the_same_result(toy, surface):
+    """executor=None: a process pool of its own (2 restarts, 2 cores), same result as serial."""
+    serial = run(toy, surface, -1.0, restarts=2)
+    pooled = run(toy, surface, -1.0, restarts=2, executor=None)
+    _same(serial, pooled)
