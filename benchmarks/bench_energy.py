@@ -57,7 +57,7 @@ def main():
     model = refgc.init_model(refgc.ModelConfig(species=("Cu", "O")), seed=0)
     print(f"# {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
           f"NumPy {np.__version__}, one thread, min of {args.repeats}")
-    print(f"{'atoms':>6} {'pairs':>7} {'autograd ms':>12} {'backward ms':>12} {'speed-up':>9} {'µs/pair':>8} {'ratio':>6}")
+    print(f"{'atoms':>6} {'pairs':>7} {'autograd ms':>12} {'backward ms':>12} {'speed-up':>9} {'float32 ms':>11} {'µs/pair':>8} {'ratio':>6}")
     first = None
     for n in args.sizes:
         atoms = slab_with_oxygen(n)
@@ -66,11 +66,12 @@ def main():
         graph = build_graph(s.positions, s.cell, s.pbc, model.config.cutoff)
         t_auto = best_time(lambda: model.evaluate(s.species, s.positions, s.q, graph, method="autograd"), args.repeats)
         t_back = best_time(lambda: model.evaluate(s.species, s.positions, s.q, graph, method="backward"), args.repeats)
+        t_f32 = best_time(lambda: model.evaluate(s.species, s.positions, s.q, graph, dtype="float32"), args.repeats)
         pairs = len(graph.i)
         per_pair = t_back / pairs * 1e6
         first = first or per_pair
         print(f"{len(atoms):6d} {pairs:7d} {t_auto * 1e3:12.1f} {t_back * 1e3:12.1f} {t_auto / t_back:9.2f} "
-              f"{per_pair:8.2f} {per_pair / first:6.2f}")
+              f"{t_f32 * 1e3:11.1f} {per_pair:8.2f} {per_pair / first:6.2f}")
 
 
 def onp_where_o(atoms):

@@ -75,8 +75,16 @@ def _geometry(positions, graph, cutoff):
     return d, unit, fc, dfc
 
 
-def energy_and_gradients(params, config, species, positions, q, graph):
-    """(E, ∂E/∂x (N, 3), ∂E/∂q (N,)) for the arrays of one system; see the module docstring."""
+def energy_and_gradients(params, config, species, positions, q, graph, dtype=onp.float64):
+    """(E, ∂E/∂x (N, 3), ∂E/∂q (N,)) for the arrays of one system; see the module docstring.
+
+    ``dtype=numpy.float32`` computes in single precision (about twice as fast; gradients
+    agree with float64 to ~1e-5 relative); the results are returned as float64."""
+    dtype = onp.dtype(dtype)
+    if dtype != onp.float64:
+        params = {k: v.astype(dtype) for k, v in params.items()}
+        positions, q = positions.astype(dtype), q.astype(dtype)
+        graph = _graph_as(graph, dtype)
     p, T = params, config.n_interactions
     d, unit, fc, dfc = _geometry(positions, graph, config.cutoff)
     # filters depend on d alone: with the half/reversed layout, compute them for H pairs and tile
@@ -84,8 +92,8 @@ def energy_and_gradients(params, config, species, positions, q, graph):
     tile = (lambda x: onp.concatenate([x, x])) if graph.n_half is not None else (lambda x: x)
     fold = (lambda x: x[:H] + x[H:]) if graph.n_half is not None else (lambda x: x)  # the adjoint of tile
     K = config.n_rbf
-    centres = onp.linspace(0.0, config.cutoff, K)
-    sigma = config.cutoff / (K - 1)
+    centres = onp.linspace(0.0, config.cutoff, K, dtype=dtype)
+    sigma = dtype.type(config.cutoff / (K - 1))
     diff = (d[:H, None] - centres[None, :]) / sigma  # (H, K)
     e = onp.exp(-0.5 * diff * diff)  # (H, K)
     Mi, Mj = graph.seg_i.matrix, graph.seg_j.matrix  # scatter onto receivers / senders
@@ -109,7 +117,7 @@ def energy_and_gradients(params, config, species, positions, q, graph):
     out = onp.asarray(act(c)) @ p["readout.1.weight"][:, 0] + p["readout.1.bias"][0]  # (N,)
     scale = p["scale"][species]
     eps = scale * out + p["offset"][species]  # ε_i
-    r_ab = config.prior_radii()[species[graph.i], species[graph.j]]
+    r_ab = config.prior_radii().astype(dtype)[species[graph.i], species[graph.j]]
     u = onp.maximum(1.0 - d / r_ab, 0.0)
     qi, qj = q[graph.i], q[graph.j]
     E = float(onp.dot(q, eps) + 0.5 * config.prior_strength * onp.sum(qi * qj * u**3))
@@ -142,4 +150,17 @@ def energy_and_gradients(params, config, species, positions, q, graph):
         dq += 0.5 * A * (Mi @ (qj * u**3) + Mj @ (qi * u**3))
     dr = dd[:, None] * unit  # (P, 3)
     dx = Mj @ dr - Mi @ dr
-    return E, onp.asarray(dx), onp.asarray(dq)
+    return E, onp.asarray(dx, dtype=float), onp.asarray(dq, dtype=float)
+
+
+def _graph_as(graph, dtype):
+    """The graph with its offsets and scatter matrices in ``dtype``."""
+    import copy
+
+    g = copy.copy(graph)
+    object.__setattr__(g, "offsets", graph.offsets.astype(dtype))
+    for name in ("seg_i", "seg_j"):
+        seg = copy.copy(getattr(graph, name))
+        seg.matrix = seg.matrix.astype(dtype)
+        object.__setattr__(g, name, seg)
+    return g

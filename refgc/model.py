@@ -160,13 +160,14 @@ class Model:
     def cutoff(self):
         return self.config.cutoff
 
-    def evaluate(self, species, positions, q, graph, gradients=True, method="backward"):
+    def evaluate(self, species, positions, q, graph, gradients=True, method="backward", dtype="float64"):
         """E, or (E, ∂E/∂x, ∂E/∂q): the energy-model interface of refgc.
 
         ``species`` indexes ``self.species``; ``graph`` holds every pair within the
         cutoff. ``method``: ``"backward"`` (default, the hand-written backward pass of
         :mod:`refgc.backward`) or ``"autograd"`` (:mod:`refgc.schnet` differentiated by
-        autograd, the reference; the tests hold the two equal to 1e-10). Any object with
+        autograd, the reference; the tests hold the two equal to 1e-10). ``dtype="float32"``
+        runs the backward pass in single precision (results still float64). Any object with
         ``species``, ``mu_ref``, ``cutoff`` and this method can stand in for the SchNet
         in :func:`refgc.energy_and_gradients`, :func:`refgc.gibbs_free_energy` and the
         optimizer.
@@ -178,9 +179,11 @@ class Model:
         if not gradients:
             return float(f(positions, q))
         if method == "backward":
-            return backward.energy_and_gradients(self.params, self.config, species, positions, q, graph)
+            return backward.energy_and_gradients(self.params, self.config, species, positions, q, graph, dtype=dtype)
         if method != "autograd":
             raise ValueError(f"method must be 'backward' or 'autograd', got {method!r}")
+        if onp.dtype(dtype) != onp.float64:
+            raise ValueError("the autograd reference path runs in float64 only")
         E, (dE_dx, dE_dq) = value_and_grad(f, argnum=(0, 1))(positions, q)
         return float(E), onp.asarray(dE_dx), onp.asarray(dE_dq)
 

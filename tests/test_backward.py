@@ -81,3 +81,18 @@ def test_unknown_method_is_an_error():
     g = build_graph(s.positions, s.cell, s.pbc, model.cutoff)
     with pytest.raises(ValueError, match="method must be"):
         model.evaluate(s.species, s.positions, s.q, g, method="jax")
+
+
+def test_float32_agrees_with_float64():
+    model = perturbed_model(refgc.ModelConfig(species=("Cu", "O")), seed=2)  # the default size
+    atoms, q = random_system(5, "slab")
+    s = system_from_atoms(model.species, atoms, q)
+    g = build_graph(s.positions, s.cell, s.pbc, model.cutoff)
+    E64, dx64, dq64 = model.evaluate(s.species, s.positions, s.q, g)
+    E32, dx32, dq32 = model.evaluate(s.species, s.positions, s.q, g, dtype="float32")
+    assert dx32.dtype == np.float64 and E32 == pytest.approx(E64, rel=1e-5)
+    assert np.abs(dx32 - dx64).max() < 1e-4 * np.abs(dx64).max()
+    assert np.abs(dq32 - dq64).max() < 1e-4 * np.abs(dq64).max()
+    assert not np.array_equal(dx32, dx64)  # it really ran in single precision
+    with pytest.raises(ValueError, match="float64 only"):
+        model.evaluate(s.species, s.positions, s.q, g, method="autograd", dtype="float32")
