@@ -5,7 +5,10 @@
 Model size as in the issues: 64 features, 3 blocks, 20 RBF, r_c = 6 Å. Prints a table of
 atoms, pairs, milliseconds per call for the autograd reference path and for the
 hand-written backward pass (the default), their ratio, and the backward pass's time per
-pair relative to the smallest system (linear scaling keeps that ratio near 1).
+pair relative to the smallest system (linear scaling keeps that ratio near 1). When torch is
+installed, the same model in PyTorch (``tutorials/torch_schnet.py``, same weights, same pairs)
+is timed too, in float64 and float32, with one torch thread: energy, forces and ∂E/∂q by
+torch.autograd.
 """
 
 import os
@@ -57,7 +60,10 @@ def main():
     model = refgc.init_model(refgc.ModelConfig(species=("Cu", "O")), seed=0)
     print(f"# {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
           f"NumPy {np.__version__}, one thread, min of {args.repeats}")
-    print(f"{'atoms':>6} {'pairs':>7} {'autograd ms':>12} {'backward ms':>12} {'speed-up':>9} {'float32 ms':>11} {'µs/pair':>8} {'ratio':>6}")
+    torch_net = torch_twin(model)
+    header = f" {'torch64 ms':>10} {'torch32 ms':>10} {'64/torch':>8} {'32/torch':>8}" if torch_net is not None else ""
+    print(f"{'atoms':>6} {'pairs':>7} {'autograd ms':>12} {'backward ms':>12} {'speed-up':>9} {'float32 ms':>11} "
+          f"{'µs/pair':>8} {'ratio':>6}{header}")
     first = None
     for n in args.sizes:
         atoms = slab_with_oxygen(n)
@@ -70,8 +76,50 @@ def main():
         pairs = len(graph.i)
         per_pair = t_back / pairs * 1e6
         first = first or per_pair
+        torch_cols = ""
+        if torch_net is not None:
+            t64, t32 = (best_time(torch_step(torch_net, atoms, q, graph, dt), args.repeats) for dt in ("float64", "float32"))
+            torch_cols = f" {t64 * 1e3:10.1f} {t32 * 1e3:10.1f} {t_back / t64:8.2f} {t_f32 / t32:8.2f}"
         print(f"{len(atoms):6d} {pairs:7d} {t_auto * 1e3:12.1f} {t_back * 1e3:12.1f} {t_auto / t_back:9.2f} "
-              f"{t_f32 * 1e3:11.1f} {per_pair:8.2f} {per_pair / first:6.2f}")
+              f"{t_f32 * 1e3:11.1f} {per_pair:8.2f} {per_pair / first:6.2f}{torch_cols}")
+
+
+def torch_twin(model):
+    """The PyTorch twin of ``model`` (tutorials/torch_schnet.py), or None without torch."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    if importlib.util.find_spec("torch") is None:
+        return None
+    import torch
+
+    torch.set_num_threads(1)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tutorials"))
+    import torch_schnet
+
+    return torch_schnet.from_refgc(model)
+
+
+def torch_step(net, atoms, q, graph, dtype):
+    """A closure: E, forces and ∂E/∂q in PyTorch on the given pairs (built once, like refgc's)."""
+    import copy
+
+    import torch
+
+    dt = getattr(torch, dtype)
+    model = copy.deepcopy(net).to(dt)  # .to converts in place: keep the float64 original intact
+    Z = torch.tensor(atoms.numbers, dtype=torch.long)
+    i, j = torch.tensor(graph.i), torch.tensor(graph.j)
+    offsets = torch.tensor(graph.offsets, dtype=dt)
+    x0, q0 = torch.tensor(atoms.positions, dtype=dt), torch.tensor(q, dtype=dt)
+
+    def step():
+        x, qq = x0.clone().requires_grad_(True), q0.clone().requires_grad_(True)
+        E = model(Z, x, qq, i, j, offsets)
+        return torch.autograd.grad(E, (x, qq))
+
+    return step
 
 
 def onp_where_o(atoms):

@@ -46,7 +46,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from ase import Atoms  # noqa: E402
-from ase.data import atomic_numbers  # noqa: E402
 
 import refgc  # noqa: E402
 from refgc.crosscheck import compare, load_document, write_reference  # noqa: E402
@@ -81,41 +80,12 @@ for case in reference["cases"]:
 # model elsewhere"). Loading the weights shows three of them: refgc stores Dense weights
 # (in, out), PyTorch (out, in), so every weight is transposed; refgc's embedding is indexed
 # by the position of the element in `species`, SchNetPack's by atomic number; refgc's
-# per-species `scale` and `offset` become the per-element read-out scale and atom reference.
+# per-species `scale` and `offset` become the per-element read-out scale and atom reference
+# (`torch_schnet.from_refgc` does this in a dozen lines).
 
 # %%
-config = model.config
 
-
-def torch_twin(model):
-    c = model.config
-    net = torch_schnet.ExistenceSchNet(
-        n_atom_basis=c.n_features, n_filters=c.n_filters, n_rbf=c.n_rbf, n_interactions=c.n_interactions,
-        cutoff=c.cutoff, readout_activation=c.readout_activation,
-        atomrefs={atomic_numbers[s]: model.params["offset"][k] for k, s in enumerate(c.species)},
-        element_scales={atomic_numbers[s]: model.params["scale"][k] for k, s in enumerate(c.species)},
-        prior_strength=c.prior_strength, prior_radius_scale=c.prior_radius_scale,
-    )  # fmt: skip
-    state = {k: v.clone() for k, v in net.state_dict().items()}
-    for k, s in enumerate(c.species):
-        state["representation.embedding.weight"][atomic_numbers[s]] = torch.tensor(model.params["embedding"][k])
-    names = {"filter.0": "filter_network.0", "filter.1": "filter_network.1", "in2f": "in2f",
-             "f2out.0": "f2out.0", "f2out.1": "f2out.1"}
-    for name, value in model.params.items():
-        if name.startswith("interactions."):
-            _, t, layer = name.split(".", 2)
-            layer, kind = layer.rsplit(".", 1)
-            key = f"representation.interactions.{t}.{names[layer]}.{kind}"
-        elif name.startswith("readout."):
-            key = name.replace("readout.", "output_modules.0.outnet.")
-        else:
-            continue  # embedding, offset, scale: handled above
-        state[key] = torch.tensor(value.T if kind == "weight" or name.endswith("weight") else value)
-    net.load_state_dict(state)
-    return net
-
-
-net = torch_twin(model)
+net = torch_schnet.from_refgc(model)  # see torch_schnet.py
 print(f"PyTorch model: {sum(p.numel() for p in net.parameters())} parameters")
 
 # %% [markdown]

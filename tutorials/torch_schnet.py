@@ -147,3 +147,35 @@ class ExistenceSchNet(nn.Module):
         dE_dx, dE_dq = torch.autograd.grad(E, (positions, q))
         out = (E.item(), dE_dx.numpy(), dE_dq.numpy())
         return out + ([h.detach().numpy() for h in layers],) if embeddings else out
+
+
+def from_refgc(model):
+    """An :class:`ExistenceSchNet` with the weights of a refgc model (transposed; the
+    embedding rows placed at the atomic numbers; scale/offset per element)."""
+    from ase.data import atomic_numbers
+
+    c = model.config
+    net = ExistenceSchNet(
+        n_atom_basis=c.n_features, n_filters=c.n_filters, n_rbf=c.n_rbf, n_interactions=c.n_interactions,
+        cutoff=c.cutoff, readout_activation=c.readout_activation,
+        atomrefs={atomic_numbers[s]: model.params["offset"][k] for k, s in enumerate(c.species)},
+        element_scales={atomic_numbers[s]: model.params["scale"][k] for k, s in enumerate(c.species)},
+        prior_strength=c.prior_strength, prior_radius_scale=c.prior_radius_scale,
+    )  # fmt: skip
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    for k, s in enumerate(c.species):
+        state["representation.embedding.weight"][atomic_numbers[s]] = torch.tensor(model.params["embedding"][k])
+    names = {"filter.0": "filter_network.0", "filter.1": "filter_network.1", "in2f": "in2f",
+             "f2out.0": "f2out.0", "f2out.1": "f2out.1"}
+    for name, value in model.params.items():
+        if name.startswith("interactions."):
+            _, t, layer = name.split(".", 2)
+            layer, kind = layer.rsplit(".", 1)
+            key = f"representation.interactions.{t}.{names[layer]}.{kind}"
+        elif name.startswith("readout."):
+            key = name.replace("readout.", "output_modules.0.outnet.")
+        else:
+            continue  # embedding, offset, scale: handled above
+        state[key] = torch.tensor(value.T if name.endswith(".weight") else value)  # (in, out) -> (out, in)
+    net.load_state_dict(state)
+    return net
