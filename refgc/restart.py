@@ -104,7 +104,7 @@ def insert(problem, rng):
         p = rng.uniform(0, 1, 2) @ cell[:2] + [0.0, 0.0, rng.uniform(z_lo, z_hi)]
         if all(_mic_distance(p, o, cell) >= problem.min_distance for o in points):
             points.append(p)
-    else:
+    if len(points) < len(problem.candidates):
         raise ValueError(
             f"could not place {len(problem.candidates)} candidates {problem.min_distance} Å apart "
             f"in the region z ∈ [{z_lo:.2f}, {z_hi:.2f}] Å: give fewer candidates or a larger region"
@@ -157,11 +157,13 @@ def run_restart(problem, restart, seed):
     f = Objective(problem, atoms.get_chemical_symbols())
     trajectory = [(atoms.positions.copy(), onp.r_[onp.ones(n_t), q_c])]
 
-    def record(v):
-        if (len(trajectory) - 1) % problem.record_every == 0:
-            trajectory.append(f.split(v))
-        else:
-            trajectory[-1] = f.split(v)
+    iterations = [0]
+
+    def record(v):  # called by L-BFGS-B after each iteration
+        iterations[0] += 1
+        if iterations[0] % problem.record_every == 0:
+            x, q = f.split(v)
+            trajectory.append((x.copy(), q))
 
     v0 = onp.r_[atoms.positions.ravel(), q_c]
     bounds = _position_bounds(problem, atoms) + [(0.0, 1.0)] * len(q_c)

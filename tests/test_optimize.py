@@ -93,6 +93,8 @@ def test_trajectory_records_the_fractional_stage(toy, surface):
     assert len(r.trajectory) >= 3
     x0, q0 = r.trajectory[0]
     assert x0.shape == (19, 3) and q0.shape == (19,) and np.all(q0[:9] == 1.0)
+    assert len({x.tobytes() for x, _ in r.trajectory}) > len(r.trajectory) // 2  # snapshots, not one array
+    assert r.symbols[:9] == ["Cu"] * 9 and len(r.symbols) == 19
 
 
 def test_schnet_model_runs(model):
