@@ -5,7 +5,8 @@
 Model size as in the issues: 64 features, 3 blocks, 20 RBF, r_c = 6 Å. Prints a table of
 atoms, pairs, milliseconds per call for the autograd reference path and for the
 hand-written backward pass (the default), their ratio, and the backward pass's time per
-pair relative to the smallest system (linear scaling keeps that ratio near 1). When torch is
+pair relative to the smallest system (linear scaling keeps that ratio near 1), and the
+backward pass's peak memory per pair (NumPy allocations, by tracemalloc). When torch is
 installed, the same model in PyTorch (``tutorials/torch_schnet.py``, same weights, same pairs)
 is timed too, in float64 and float32, with one torch thread: energy, forces and ∂E/∂q by
 torch.autograd.
@@ -42,6 +43,17 @@ def slab_with_oxygen(n_atoms, seed=0):
     return slab + Atoms("O" * n_o, positions=np.c_[xy, top + rng.uniform(1.0, 3.0, n_o)])
 
 
+def peak_bytes(f):
+    """Peak memory NumPy allocates during one call (tracemalloc sees NumPy's buffers)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    f()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
 def best_time(f, repeats):
     f()  # warm-up
     times = []
@@ -63,7 +75,7 @@ def main():
     torch_net = torch_twin(model)
     header = f" {'torch64 ms':>10} {'torch32 ms':>10} {'64/torch':>8} {'32/torch':>8}" if torch_net is not None else ""
     print(f"{'atoms':>6} {'pairs':>7} {'autograd ms':>12} {'backward ms':>12} {'speed-up':>9} {'float32 ms':>11} "
-          f"{'µs/pair':>8} {'ratio':>6}{header}")
+          f"{'µs/pair':>8} {'ratio':>6} {'KB/pair':>8}{header}")
     first = None
     for n in args.sizes:
         atoms = slab_with_oxygen(n)
@@ -73,6 +85,7 @@ def main():
         t_auto = best_time(lambda: model.evaluate(s.species, s.positions, s.q, graph, method="autograd"), args.repeats)
         t_back = best_time(lambda: model.evaluate(s.species, s.positions, s.q, graph, method="backward"), args.repeats)
         t_f32 = best_time(lambda: model.evaluate(s.species, s.positions, s.q, graph, dtype="float32"), args.repeats)
+        kb_per_pair = peak_bytes(lambda: model.evaluate(s.species, s.positions, s.q, graph)) / len(graph.i) / 1e3
         pairs = len(graph.i)
         per_pair = t_back / pairs * 1e6
         first = first or per_pair
@@ -81,7 +94,7 @@ def main():
             t64, t32 = (best_time(torch_step(torch_net, atoms, q, graph, dt), args.repeats) for dt in ("float64", "float32"))
             torch_cols = f" {t64 * 1e3:10.1f} {t32 * 1e3:10.1f} {t_back / t64:8.2f} {t_f32 / t32:8.2f}"
         print(f"{len(atoms):6d} {pairs:7d} {t_auto * 1e3:12.1f} {t_back * 1e3:12.1f} {t_auto / t_back:9.2f} "
-              f"{t_f32 * 1e3:11.1f} {per_pair:8.2f} {per_pair / first:6.2f}{torch_cols}")
+              f"{t_f32 * 1e3:11.1f} {per_pair:8.2f} {per_pair / first:6.2f} {kb_per_pair:8.2f}{torch_cols}")
 
 
 def torch_twin(model):
