@@ -407,6 +407,33 @@ def label(frames, calculator_factory, out_path, config_type="label", **kwargs):
     return run_plan(tasks, calculator_factory, out_path, **kwargs)
 
 
+def frames_from_runs(runs, snapshots=2, tag="gc"):
+    """Structures a grand canonical search visited, as frames to label (active learning).
+
+    For every run: its final structure, and ``snapshots`` frames of its fractional stage
+    (evenly spaced, the first excluded), each *discretised* like the search does (atoms
+    with q ≥ ½ kept at q = 1, the rest removed). ``info["frame_id"]`` is
+    ``{tag}/{run key or restart}/{k}``, so labelling the same runs twice adds nothing.
+    """
+    frames = []
+    for run in runs:
+        name = f"{tag}/{run.key or run.restart}"
+        final = run.structure.copy()
+        final.set_constraint()
+        final.info = {"frame_id": f"{name}/final", "config_type": "gc_final"}
+        frames.append(final)
+        picks = np.linspace(0, len(run.trajectory) - 1, snapshots + 1).round().astype(int)[1:] if snapshots else []
+        for k in sorted(set(picks.tolist())):
+            x, q = run.trajectory[k]
+            keep = q >= 0.5
+            snap = Atoms([s for s, kept in zip(run.symbols, keep) if kept], positions=x[keep],
+                         cell=run.structure.cell, pbc=run.structure.pbc)
+            snap.wrap()
+            snap.info = {"frame_id": f"{name}/{k}", "config_type": "gc_snapshot"}
+            frames.append(snap)
+    return frames
+
+
 def compress_xz(path, dest=None):
     """Write ``path`` xz-compressed to ``dest`` (default ``path + '.xz'``) atomically."""
     path = os.fspath(path)

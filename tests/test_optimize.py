@@ -268,3 +268,21 @@ def test_default_executor_is_a_process_pool_with_the_same_result(toy, surface):
     serial = run(toy, surface, -1.0, restarts=2)
     pooled = run(toy, surface, -1.0, restarts=2, executor=None)
     _same(serial, pooled)
+
+
+def test_frames_for_active_learning(toy, surface, tmp_path):
+    from ase.calculators.emt import EMT
+
+    from refgc import datagen
+
+    result = run(toy, surface, -1.0, restarts=2, output=tmp_path / "out")
+    frames = datagen.frames_from_runs(result.runs, snapshots=2)
+    assert len(frames) == 6 and len({f.info["frame_id"] for f in frames}) == 6
+    for f in frames:  # whole atoms only, discretised like the search: template first
+        assert f.get_chemical_symbols()[:9] == ["Cu"] * 9 and "existence" not in f.arrays
+    finals = [f for f in frames if f.info["config_type"] == "gc_final"]
+    assert sorted(len(f) for f in finals) == sorted(len(r.structure) for r in result.runs)
+    out = tmp_path / "active.extxyz"
+    stats = datagen.label(frames, EMT, str(out), progress=False)
+    again = datagen.label(frames, EMT, str(out), progress=False)  # nothing new to label
+    assert stats["frames"] == 6 and again["frames"] == 0

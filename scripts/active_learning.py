@@ -1,0 +1,53 @@
+"""One round of active learning for the default model: label what the optimizer visits.
+
+    python scripts/active_learning.py [--model refgc/models/default.npz] [--dmu -2 -1.5 -1 -0.5 0]
+        [--restarts 8] [--snapshots 2] [--out data/default/active.extxyz] [--workers 2]
+
+Runs ``refgc.optimize`` on the Cu(110) c(6×2) template at each Δμ_O (Δμ_Cu = 0, Cu and O
+candidates), takes the structures the restarts end in and a few discretised snapshots of
+their fractional stage (``refgc.datagen.frames_from_runs``), labels them with SevenNet-0
+(appending to ``--out``, skipping frames already labelled, so it resumes) and writes
+``--out.xz``. Then retrain on the old and the new data with one command (printed at the end)
+and keep the new model if its held-out accuracy is no worse. Needs the ``label`` extra.
+"""
+
+import argparse
+import os
+
+import refgc
+from refgc import datagen
+from refgc.surface import cu110_c6x2_template
+
+
+def sevennet():
+    from sevenn.calculator import SevenNetCalculator
+
+    return SevenNetCalculator("7net-0", device="cpu")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", help="model file (default: the shipped model)")
+    ap.add_argument("--dmu", type=float, nargs="+", default=[-2.0, -1.5, -1.0, -0.5, 0.0])
+    ap.add_argument("--restarts", type=int, default=8)
+    ap.add_argument("--snapshots", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=100)
+    ap.add_argument("--out", default="data/default/active.extxyz")
+    ap.add_argument("--runs", default="data/default/active_runs", help="folder for the optimizer's results")
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args(argv)
+    model = refgc.load_model(args.model)
+    template = cu110_c6x2_template()
+    frames = []
+    for dmu in args.dmu:
+        result = refgc.optimize(template, {"O": dmu, "Cu": 0.0}, model=model, restarts=args.restarts, seed=args.seed,
+                                output=os.path.join(args.runs, f"dmu_O_{dmu:+.2f}"))
+        frames += datagen.frames_from_runs(result.runs, args.snapshots, tag=f"al/dmu{dmu:+.2f}")
+    stats = datagen.label(frames, sevennet, args.out, workers=args.workers)
+    print(f"labelled {stats['frames']} new frames into {args.out}; {datagen.compress_xz(args.out)}")
+    print("retrain with:\n  refgc train data/default/train.extxyz.xz " + args.out + ".xz --test data/default/test.extxyz.xz "
+          "--references data/default/references.json --out MODEL.npz (the options of scripts/make_default_model.sh)")
+
+
+if __name__ == "__main__":
+    main()
