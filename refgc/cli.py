@@ -24,7 +24,12 @@ from .training import TrainSettings, metrics, read_frames, train
 def _train(args):
     frames = read_frames(*args.data)
     validation = read_frames(args.validation) if args.validation else None
-    config = ModelConfig(
+    init = None
+    if args.init:
+        from .modelfile import load_model
+
+        init = load_model(args.init)
+    config = init.config if init is not None else ModelConfig(
         species=tuple(args.species) if args.species else tuple(sorted({s for a in frames for s in a.get_chemical_symbols()})),
         cutoff=args.cutoff, n_features=args.features, n_filters=args.filters or args.features,
         n_rbf=args.rbf, n_interactions=args.interactions,
@@ -39,7 +44,7 @@ def _train(args):
         mu_ref = {s: float(v) for s, v in refs["mu_ref"].items() if s in config.species}
         provenance["references"] = refs
     model = train(frames, config, settings=settings, validation=validation, mu_ref=mu_ref,
-                  provenance=provenance, checkpoint=args.checkpoint)
+                  provenance=provenance, checkpoint=args.checkpoint, init=init)
     if args.test:
         model.provenance["test"] = {"file": args.test, **metrics(model, read_frames(args.test))}
     save_model(model, args.out)
@@ -157,6 +162,7 @@ def parser():
     t.add_argument("--test", help="held-out frames, never trained on: their errors are printed and stored")
     t.add_argument("--references", help="JSON with {'mu_ref': {symbol: eV}, ...} to store in the model")
     t.add_argument("--checkpoint", help="checkpoint file, written every epoch; training resumes from it")
+    t.add_argument("--init", help="start from this model file (fine-tuning; its config is used)")
     t.add_argument("--species", nargs="+", help="species of the model (default: those in DATA)")
     t.add_argument("--cutoff", type=float, default=6.0)
     t.add_argument("--features", type=int, default=64)

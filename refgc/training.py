@@ -251,36 +251,47 @@ def _load_checkpoint(path, adam):
     return params, best, state
 
 
-def _fingerprint(config, settings, train_set, val_set):
-    """A hash of what a checkpoint belongs to: config, settings and the frames' labels.
-    The stopping rules (max_epochs, patience) are left out: a run may be extended."""
+def _fingerprint(config, settings, train_set, val_set, init_params=None):
+    """A hash of what a checkpoint belongs to: config, settings, the frames' labels and the
+    starting parameters when fine-tuning. The stopping rules (max_epochs, patience) are left
+    out: a run may be extended."""
     kept = {k: v for k, v in asdict(settings).items() if k not in ("max_epochs", "patience")}
     h = hashlib.sha256(json.dumps([config.to_dict(), kept], sort_keys=True).encode())
+    if init_params is not None:
+        from .modelfile import parameters_digest
+
+        h.update(parameters_digest(init_params).encode())
     for f in (*train_set, None, *val_set):
         h.update(b"|" if f is None else onp.r_[f.energy, f.positions.ravel()].tobytes())
     return h.hexdigest()
 
 
 def train(frames, config, *, settings=TrainSettings(), validation=None, mu_ref=None, provenance=None,
-          checkpoint=None, log=print):
+          checkpoint=None, log=print, init=None):
     """Fit a model with ``config`` to labelled ``frames``; returns the best :class:`Model`.
 
     ``validation``: frames for early stopping; by default a ``settings.validation_fraction``
     split of ``frames`` by trajectory. ``checkpoint``: a path written after every epoch;
     if it exists, training resumes from it. ``log``: a function taking one line, or None.
+    ``init``: a :class:`Model` with the same config to start from (fine-tuning, e.g. with
+    other loss weights or more data), instead of fresh parameters and fitted offsets.
     """
     log = log or (lambda line: None)
     if validation is None:
         train_idx, val_idx = split(frames, settings.validation_fraction, settings.seed)
         frames, validation = [frames[k] for k in train_idx], [frames[k] for k in val_idx]
     train_set, val_set = prepare(frames, config), prepare(validation, config) if validation else []
-    model = init_model(config, seed=settings.seed)
-    params = dict(model.params)
-    params["offset"] = fit_offsets(train_set, len(config.species))
-    rms_force = float(onp.sqrt(onp.mean(onp.concatenate([f.forces.ravel() for f in train_set]) ** 2)))
-    params["scale"] = onp.full(len(config.species), max(rms_force, 1e-3))
+    if init is not None:
+        if init.config != config:
+            raise ValueError(f"init model's config differs from the training config: {init.config} vs {config}")
+        params = {k: onp.array(v) for k, v in init.params.items()}
+    else:
+        params = dict(init_model(config, seed=settings.seed).params)
+        params["offset"] = fit_offsets(train_set, len(config.species))
+        rms_force = float(onp.sqrt(onp.mean(onp.concatenate([f.forces.ravel() for f in train_set]) ** 2)))
+        params["scale"] = onp.full(len(config.species), max(rms_force, 1e-3))
     adam = Adam(params)
-    fingerprint = _fingerprint(config, settings, train_set, val_set)
+    fingerprint = _fingerprint(config, settings, train_set, val_set, params if init is not None else None)
     state = dict(epoch=0, lr=settings.learning_rate, best_loss=onp.inf, bad_epochs=0, plateau=0, history=[],
                  fingerprint=fingerprint)
     best = dict(params)

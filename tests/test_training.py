@@ -135,3 +135,15 @@ def test_command_line_trains_and_stores_references(frames, tmp_path):
     bad = tmp_path / "bad.extxyz"
     write(bad, [Atoms("Cu", positions=[[0, 0, 0]])], format="extxyz")
     assert main(["train", str(bad), "--out", str(tmp_path / "x.npz")]) == 2
+
+
+def test_fine_tuning_starts_from_a_model(frames, tmp_path):
+    base = T.train(frames, CONFIG, settings=T.TrainSettings(max_epochs=3, batch_size=6), log=None)
+    tuned = T.train(frames, CONFIG, settings=T.TrainSettings(max_epochs=1, batch_size=6, energy_weight=500.0),
+                    init=base, log=None)
+    fresh = T.train(frames, CONFIG, settings=T.TrainSettings(max_epochs=1, batch_size=6, energy_weight=500.0), log=None)
+    first = lambda m: m.provenance["training"]["loss_history"][0][1]  # noqa: E731  first epoch's training loss
+    assert first(tuned) < first(fresh)  # it did start from the trained parameters
+    other = refgc.ModelConfig(**{**CONFIG.to_dict(), "n_features": 8})
+    with pytest.raises(ValueError, match="config differs"):
+        T.train(frames, other, init=base, log=None)
