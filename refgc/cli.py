@@ -5,8 +5,9 @@
     refgc reference --out DIR
     refgc compare THEIRS.json [--reference DIR] [--rtol R] [--atol A]
 
-Appending newly labelled frames to the data and retraining is the same command with
-one more file (or the same, longer, file).
+Appending newly labelled frames and retraining is the same command with one more file
+(with a new --checkpoint file: a checkpoint refuses other data), or --init MODEL.npz to
+fine-tune the previous model on the larger set.
 """
 
 import argparse
@@ -21,21 +22,32 @@ from .modelfile import save_model
 from .training import TrainSettings, metrics, read_frames, train
 
 
+ARCHITECTURE = {"cutoff": 6.0, "features": 64, "filters": None, "rbf": 20, "interactions": 3}  # defaults
+
+
 def _train(args):
     frames = read_frames(*args.data)
     validation = read_frames(args.validation) if args.validation else None
+    architecture = {k: getattr(args, k) for k in ARCHITECTURE if getattr(args, k) is not None}
     init = None
     if args.init:
         from .modelfile import load_model
 
+        if architecture or args.species:
+            given = ", ".join("--" + k for k in architecture) or "--species"
+            raise ValueError(f"--init uses the architecture of {args.init}; drop {given}")
         init = load_model(args.init)
+    arch = {**ARCHITECTURE, **architecture}
     config = init.config if init is not None else ModelConfig(
         species=tuple(args.species) if args.species else tuple(sorted({s for a in frames for s in a.get_chemical_symbols()})),
-        cutoff=args.cutoff, n_features=args.features, n_filters=args.filters or args.features,
-        n_rbf=args.rbf, n_interactions=args.interactions,
+        cutoff=arch["cutoff"], n_features=arch["features"], n_filters=arch["filters"] or arch["features"],
+        n_rbf=arch["rbf"], n_interactions=arch["interactions"],
     )  # fmt: skip
     settings = TrainSettings(**{f.name: getattr(args, f.name) for f in fields(TrainSettings) if getattr(args, f.name, None) is not None})
-    mu_ref, provenance = {}, {"data": [str(p) for p in args.data], "n_frames": len(frames), "refgc_version": __version__}
+    mu_ref = dict(init.mu_ref) if init is not None else {}
+    provenance = {"data": [str(p) for p in args.data], "n_frames": len(frames), "refgc_version": __version__}
+    if init is not None:
+        provenance["fine_tuned_from"] = {"file": str(args.init), "provenance": init.provenance}
     if args.references:
         with open(args.references) as f:
             refs = json.load(f)
@@ -164,11 +176,11 @@ def parser():
     t.add_argument("--checkpoint", help="checkpoint file, written every epoch; training resumes from it")
     t.add_argument("--init", help="start from this model file (fine-tuning; its config is used)")
     t.add_argument("--species", nargs="+", help="species of the model (default: those in DATA)")
-    t.add_argument("--cutoff", type=float, default=6.0)
-    t.add_argument("--features", type=int, default=64)
+    t.add_argument("--cutoff", type=float, help="Å (default 6)")
+    t.add_argument("--features", type=int, help="default 64")
     t.add_argument("--filters", type=int, help="default: = --features")
-    t.add_argument("--rbf", type=int, default=20)
-    t.add_argument("--interactions", type=int, default=3)
+    t.add_argument("--rbf", type=int, help="default 20")
+    t.add_argument("--interactions", type=int, help="default 3")
     for f in fields(TrainSettings):
         t.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=type(f.default),
                        help=f"default {f.default}")

@@ -147,3 +147,23 @@ def test_fine_tuning_starts_from_a_model(frames, tmp_path):
     other = refgc.ModelConfig(**{**CONFIG.to_dict(), "n_features": 8})
     with pytest.raises(ValueError, match="config differs"):
         T.train(frames, other, init=base, log=None)
+
+
+def test_command_line_fine_tuning(frames, tmp_path):
+    from ase.io import write
+
+    from refgc.cli import main
+
+    data = tmp_path / "data.extxyz"
+    write(data, frames, format="extxyz")
+    base = tmp_path / "base.npz"
+    small = ["--cutoff", "4", "--features", "8", "--rbf", "6", "--interactions", "1", "--max-epochs", "1"]
+    refs = tmp_path / "refs.json"
+    refs.write_text('{"mu_ref": {"Cu": -3.7, "O": -4.8}}')
+    assert main(["train", str(data), "--out", str(base), "--references", str(refs), *small]) == 0
+    tuned = tmp_path / "tuned.npz"
+    assert main(["train", str(data), "--out", str(tuned), "--init", str(base), "--max-epochs", "1", "--energy-weight", "300"]) == 0
+    model = refgc.load_model(tuned)
+    assert model.config == refgc.load_model(base).config and model.mu_ref == {"Cu": -3.7, "O": -4.8}
+    assert model.provenance["fine_tuned_from"]["file"] == str(base)
+    assert main(["train", str(data), "--out", str(tuned), "--init", str(base), "--cutoff", "5"]) == 2  # conflicting options
