@@ -85,3 +85,20 @@ def test_scatter_and_gather_are_adjoint_and_differentiable():
     fd = (F(atom_values + h * e) - F(atom_values - h * e)) / (2 * h)
     gg = grad(F)(atom_values)
     assert gg[2, 1] == pytest.approx(fd, rel=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["slab", "small bulk"])
+def test_second_half_of_the_pairs_reverses_the_first(kind):
+    """The backward pass computes filters for the first n_half pairs only: pair n_half + p
+    must be pair p reversed (same distance, opposite vector)."""
+    if kind == "slab":
+        atoms, _, _ = random_slab(3)
+    else:
+        atoms = bulk("Cu", "fcc", a=3.61)  # one atom: every pair is a self-image
+    g = build_graph(atoms.positions, atoms.cell[:], atoms.pbc, 5.0)
+    H = g.n_half
+    assert 2 * H == g.n_pairs and H > 0
+    np.testing.assert_array_equal(g.i[H:], g.j[:H])
+    np.testing.assert_array_equal(g.j[H:], g.i[:H])
+    r = g.vectors(atoms.positions)
+    np.testing.assert_allclose(r[H:], -r[:H], atol=1e-12)
