@@ -52,6 +52,7 @@ def save_model(model, path):
         "provenance": model.provenance,
         "sha256": parameters_digest(params),
     }
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as f:  # a file object keeps numpy from appending ".npz"
         onp.savez(f, metadata=onp.array(json.dumps(metadata, indent=1, sort_keys=True)), **params)
 

@@ -118,3 +118,9 @@ def test_non_finite_parameters_are_refused(saved):
 def test_npz_is_a_zip_of_npy_files(saved):
     with zipfile.ZipFile(saved) as z:
         assert "metadata.npy" in z.namelist() and "embedding.npy" in z.namelist()
+
+
+def test_save_creates_the_folder(model, tmp_path):
+    path = tmp_path / "new" / "folder" / "model.npz"
+    refgc.save_model(model, path)
+    assert refgc.load_model(path).config == model.config
