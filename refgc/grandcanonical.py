@@ -52,6 +52,16 @@ def _check_slab(slab, region, cutoff):
         )
 
 
+def fixed_mask(slab):
+    """(N,) bool: the atoms a ``FixAtoms`` constraint holds; other constraints are refused."""
+    fixed = onp.zeros(len(slab), bool)
+    for c in slab.constraints:
+        if not isinstance(c, FixAtoms):
+            raise ValueError(f"unsupported constraint {type(c).__name__} on the slab: only FixAtoms is respected")
+        fixed[c.get_indices()] = True
+    return fixed
+
+
 def relaxed_template(model, slab, fixed):
     """The template relaxed with the model (fixed atoms fixed) and its energy, E_slab."""
     bare = Problem(model=model, template=slab, mu={}, candidates=(), region=(0.0, 1.0), template_energy=0.0, fixed=fixed)
@@ -89,11 +99,7 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
     _check_slab(slab, region, model.cutoff)
     if not (isinstance(restarts, (int, onp.integer)) and restarts >= 1):
         raise ValueError(f"restarts must be a positive integer, got {restarts!r}")
-    fixed = onp.zeros(len(slab), bool)
-    for c in slab.constraints:
-        if not isinstance(c, FixAtoms):
-            raise ValueError(f"unsupported constraint {type(c).__name__} on the slab: only FixAtoms is respected")
-        fixed[c.get_indices()] = True
+    fixed = fixed_mask(slab)
     template, E_slab = relaxed_template(model, slab, fixed)
     problem = Problem(
         model=model, template=template, mu=absolute, template_energy=E_slab, fixed=fixed, region=region,
@@ -171,12 +177,12 @@ def _run_all(problem, todo, executor, finished):
 
 
 def _progress(total, before=0):
-    done = [None] * before
+    done = [before]
 
     def report(run):
-        done.append(run.gibbs)
+        done[0] += 1
         composition = " ".join(f"{s}{n}" for s, n in run.composition.items())
-        print(f"[refgc] restart {run.restart:3d} done ({len(done)}/{total}): ΔG {run.gibbs:+.3f} eV, "
+        print(f"[refgc] restart {run.restart:3d} done ({done[0]}/{total}): ΔG {run.gibbs:+.3f} eV, "
               f"added {composition or 'nothing'}, {run.n_evaluations} evaluations, {run.seconds:.1f} s",
               file=sys.stderr, flush=True)
 
