@@ -13,20 +13,26 @@ fine-tune the previous model on the larger set.
 import argparse
 import json
 import sys
-from dataclasses import fields
+from dataclasses import fields, replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 from . import __version__
-from .model import ModelConfig
+from .model import Model, ModelConfig
 from .modelfile import save_model
-from .training import TrainSettings, metrics, read_frames, train
+from .training import TrainSettings, drop_large_forces, metrics, read_frames, train
 
 
 ARCHITECTURE = {"cutoff": 6.0, "features": 64, "filters": None, "rbf": 20, "interactions": 3}  # defaults
 
 
 def _train(args):
-    frames = read_frames(*args.data)
+    frames, dropped = read_frames(*args.data), []
+    if args.max_force is not None:
+        frames, dropped = drop_large_forces(frames, args.max_force)
+        for atoms in dropped:
+            print(f"left out frame {atoms.info.get('frame_id', '?')}: a force component of "
+                  f"{abs(atoms.get_forces()).max():.1f} eV/Å > --max-force {args.max_force}")
     validation = read_frames(args.validation) if args.validation else None
     architecture = {k: getattr(args, k) for k in ARCHITECTURE if getattr(args, k) is not None}
     init = None
@@ -37,15 +43,20 @@ def _train(args):
             given = ", ".join("--" + k for k in architecture) or "--species"
             raise ValueError(f"--init uses the architecture of {args.init}; drop {given}")
         init = load_model(args.init)
+    prior = {k: getattr(args, k) for k in ("prior_strength", "prior_radius_scale") if getattr(args, k) is not None}
+    if init is not None and prior:  # the prior has no trained parameters: fine-tuning may change it
+        init = Model(replace(init.config, **prior), init.params, init.mu_ref, init.provenance)
     arch = {**ARCHITECTURE, **architecture}
     config = init.config if init is not None else ModelConfig(
         species=tuple(args.species) if args.species else tuple(sorted({s for a in frames for s in a.get_chemical_symbols()})),
         cutoff=arch["cutoff"], n_features=arch["features"], n_filters=arch["filters"] or arch["features"],
-        n_rbf=arch["rbf"], n_interactions=arch["interactions"],
+        n_rbf=arch["rbf"], n_interactions=arch["interactions"], **prior,
     )  # fmt: skip
     settings = TrainSettings(**{f.name: getattr(args, f.name) for f in fields(TrainSettings) if getattr(args, f.name, None) is not None})
     mu_ref = dict(init.mu_ref) if init is not None else {}
     provenance = {"data": [str(p) for p in args.data], "n_frames": len(frames), "refgc_version": __version__}
+    if args.max_force is not None:
+        provenance |= {"max_force": args.max_force, "n_left_out": len(dropped)}
     if init is not None:
         provenance["fine_tuned_from"] = {"file": str(args.init), "provenance": init.provenance}
     if args.references:
@@ -59,6 +70,7 @@ def _train(args):
                   provenance=provenance, checkpoint=args.checkpoint, init=init)
     if args.test:
         model.provenance["test"] = {"file": args.test, **metrics(model, read_frames(args.test))}
+    model.provenance["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     save_model(model, args.out)
     for name, val in (("validation", model.provenance["training"]["validation"]), ("test", model.provenance.get("test"))):
         if val:
@@ -181,6 +193,9 @@ def parser():
     t.add_argument("--filters", type=int, help="default: = --features")
     t.add_argument("--rbf", type=int, help="default 20")
     t.add_argument("--interactions", type=int, help="default 3")
+    t.add_argument("--prior-strength", type=float, help="A of the repulsive prior, eV (default 5; may differ from --init's)")
+    t.add_argument("--prior-radius-scale", type=float, help="s of the prior's radii s·(R_a + R_b) (default 0.6)")
+    t.add_argument("--max-force", type=float, help="leave out (and list) frames with a force component above this, eV/Å")
     for f in fields(TrainSettings):
         t.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=type(f.default),
                        help=f"default {f.default}")

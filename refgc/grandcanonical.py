@@ -22,11 +22,14 @@ from .surface import surface_area, top_layer_z
 
 __all__ = ["optimize", "GCResult", "SerialExecutor", "default_candidates"]
 
-AREA_PER_CANDIDATE = 2.5  # Å² of surface per candidate of each species: a dense start (surplus atoms vanish)
+# Å² of surface per candidate of each species. Surplus candidates vanish, so a denser start
+# costs little, but it puts the model far from its training data: the default model saw
+# 0-8 added atoms of each species on the 55 Å² c(6x2) cell, which 7 Å² reproduces (8 each).
+AREA_PER_CANDIDATE = 7.0
 
 
 def default_candidates(slab, species):
-    """{symbol: count} for each species: one candidate per 2.5 Å² of surface."""
+    """{symbol: count} for each species: one candidate per 7 Å² of surface (8 on the c(6×2) cell)."""
     n = max(1, math.ceil(surface_area(slab) / AREA_PER_CANDIDATE))
     return {s: n for s in species}
 
@@ -75,7 +78,7 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
 
     ``mu``: {symbol: Δμ in eV} relative to the model's references (Δμ = 0 for species not
     named). ``model``: default, the shipped model. ``candidates``: {symbol: count},
-    default one per 2.5 Å² of surface for each species in ``mu``. ``region``: (z_low,
+    default one per 7 Å² of surface for each species in ``mu``. ``region``: (z_low,
     z_high) of the candidates, default from 0.8 to 3.5 Å above the top atom.
     ``executor``: a ``concurrent.futures.Executor`` or a Dask ``distributed.Client``;
     default a process pool when there is more than one restart and more than one core.

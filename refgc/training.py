@@ -108,6 +108,16 @@ def read_frames(*paths):
     return frames
 
 
+def drop_large_forces(frames, max_force):
+    """(kept, dropped): frames whose largest force component is at most ``max_force`` eV/Å, and
+    the rest. Collapsed structures that an optimizer finds on an immature model carry forces of
+    hundreds of eV/Å; in a squared-error loss a handful of them would outweigh everything else."""
+    kept, dropped = [], []
+    for atoms in frames:
+        (kept if onp.abs(atoms.get_forces()).max() <= max_force else dropped).append(atoms)
+    return kept, dropped
+
+
 def prepare(frames, config):
     """Labelled ``ase.Atoms`` -> :class:`Frame` arrays with their graphs (q = 1)."""
     check_frames(frames, config.species)

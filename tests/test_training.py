@@ -167,3 +167,36 @@ def test_command_line_fine_tuning(frames, tmp_path):
     assert model.config == refgc.load_model(base).config and model.mu_ref == {"Cu": -3.7, "O": -4.8}
     assert model.provenance["fine_tuned_from"]["file"] == str(base)
     assert main(["train", str(data), "--out", str(tuned), "--init", str(base), "--cutoff", "5"]) == 2  # conflicting options
+
+
+def test_command_line_prior_and_max_force(frames, tmp_path, capsys):
+    from ase.io import write
+
+    from refgc.cli import main
+
+    hot = frames[0].copy()
+    hot.calc = SinglePointCalculator(hot, energy=frames[0].get_potential_energy(), forces=frames[0].get_forces() * 0 + 500.0)
+    hot.info["frame_id"] = "hot/0"
+    data = tmp_path / "data.extxyz"
+    write(data, [*frames, hot], format="extxyz")
+    small = ["--cutoff", "4", "--features", "8", "--rbf", "6", "--interactions", "1", "--max-epochs", "1"]
+    base, tuned = tmp_path / "base.npz", tmp_path / "tuned.npz"
+    assert main(["train", str(data), "--out", str(base), "--max-force", "100", "--prior-strength", "50", *small]) == 0
+    assert "left out frame hot/0: a force component of 500.0 eV/Å" in capsys.readouterr().out
+    model = refgc.load_model(base)
+    assert model.config.prior_strength == 50 and model.provenance["n_left_out"] == 1
+    assert model.provenance["n_frames"] == len(frames)
+    # fine-tuning may change the prior (it has no parameters), but nothing else of the architecture
+    assert main(["train", str(data), "--out", str(tuned), "--init", str(base), "--max-epochs", "1",
+                 "--prior-strength", "1000", "--prior-radius-scale", "0.7"]) == 0
+    cfg = refgc.load_model(tuned).config
+    assert (cfg.prior_strength, cfg.prior_radius_scale) == (1000, 0.7)
+    assert cfg.n_features == model.config.n_features
+
+
+def test_drop_large_forces_splits_by_the_largest_component(frames):
+    kept, dropped = T.drop_large_forces(frames, 0.0)
+    assert kept == [] and len(dropped) == len(frames)
+    fmax = max(np.abs(a.get_forces()).max() for a in frames)
+    kept, dropped = T.drop_large_forces(frames, fmax)
+    assert len(kept) == len(frames) and dropped == []
