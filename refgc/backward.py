@@ -62,9 +62,9 @@ def _activation_derivative(name, x):
     raise ValueError(f"no derivative for read-out activation {name!r}")
 
 
-def _geometry(positions, graph, cutoff):
+def _geometry(positions, i, j, offsets, cutoff):
     """Distances, unit vectors and the cutoff with its derivative, per pair."""
-    r = positions[graph.j] - positions[graph.i] + graph.offsets  # (P, 3)
+    r = positions[j] - positions[i] + offsets  # (P, 3)
     d = onp.sqrt(onp.sum(r * r, axis=1))  # (P,)
     apart = d > 0.0
     unit = onp.zeros_like(r)
@@ -75,92 +75,93 @@ def _geometry(positions, graph, cutoff):
     return d, unit, fc, dfc
 
 
+def _pairs(graph):
+    """The pairs to compute, the directions messages travel along them, and the prior's weight.
+
+    With the half/reversed layout (``graph.n_half``) every function of the distance (RBF,
+    cutoff, filters, prior) is computed once per unordered pair {i, j}, and a message flows
+    both ways: i ← j and j ← i. Otherwise each listed pair carries one message i ← j. A
+    direction is (receivers, senders, scatter onto receivers, scatter onto senders). The
+    prior ½ Σ over ordered pairs is Σ over unordered ones: weight 1 instead of ½."""
+    if graph.n_half is not None:
+        H = graph.n_half
+        i, j = graph.i[:H], graph.j[:H]
+        Mi, Mj = graph.half_scatter()
+        return i, j, graph.offsets[:H], Mi, Mj, ((i, j, Mi, Mj), (j, i, Mj, Mi)), 1.0
+    Mi, Mj = graph.seg_i.matrix, graph.seg_j.matrix
+    return graph.i, graph.j, graph.offsets, Mi, Mj, ((graph.i, graph.j, Mi, Mj),), 0.5
+
+
 def energy_and_gradients(params, config, species, positions, q, graph, dtype=onp.float64):
     """(E, ∂E/∂x (N, 3), ∂E/∂q (N,)) for the arrays of one system; see the module docstring.
 
     ``dtype=numpy.float32`` computes in single precision (about twice as fast; gradients
     agree with float64 to ~1e-5 relative); the results are returned as float64."""
     dtype = onp.dtype(dtype)
+    i, j, offsets, Mi, Mj, directions, prior_weight = _pairs(graph)
     if dtype != onp.float64:
         params = {k: v.astype(dtype) for k, v in params.items()}
-        positions, q = positions.astype(dtype), q.astype(dtype)
-        graph = _graph_as(graph, dtype)
+        positions, q, offsets = positions.astype(dtype), q.astype(dtype), offsets.astype(dtype)
+        cast = {id(M): M.astype(dtype) for M in (Mi, Mj)}
+        Mi, Mj = cast[id(Mi)], cast[id(Mj)]
+        directions = tuple((r, s, cast[id(Mr)], cast[id(Ms)]) for r, s, Mr, Ms in directions)
     p, T = params, config.n_interactions
-    d, unit, fc, dfc = _geometry(positions, graph, config.cutoff)
-    # filters depend on d alone: with the half/reversed layout, compute them for H pairs and tile
-    H = graph.n_half if graph.n_half is not None else len(d)
-    tile = (lambda x: onp.concatenate([x, x])) if graph.n_half is not None else (lambda x: x)
-    fold = (lambda x: x[:H] + x[H:]) if graph.n_half is not None else (lambda x: x)  # the adjoint of tile
+    d, unit, fc, dfc = _geometry(positions, i, j, offsets, config.cutoff)
     K = config.n_rbf
     centres = onp.linspace(0.0, config.cutoff, K, dtype=dtype)
     sigma = dtype.type(config.cutoff / (K - 1))
-    diff = (d[:H, None] - centres[None, :]) / sigma  # (H, K)
-    e = onp.exp(-0.5 * diff * diff)  # (H, K)
-    Mi, Mj = graph.seg_i.matrix, graph.seg_j.matrix  # scatter onto receivers / senders
+    diff = (d[:, None] - centres[None, :]) / sigma  # (P, K)
+    e = onp.exp(-0.5 * diff * diff)  # (P, K)
 
     # forward, keeping each block's intermediates
     h = p["embedding"][species]  # (N, A)
     saved = []
     for t in range(T):
         k = f"interactions.{t}."
-        s_a, sig_a = _ssp_and_sigmoid(e @ p[k + "filter.0.weight"] + p[k + "filter.0.bias"])  # (H, F)
-        W = s_a @ p[k + "filter.1.weight"] + p[k + "filter.1.bias"]  # (H, F), before the cutoff
+        s_a, sig_a = _ssp_and_sigmoid(e @ p[k + "filter.0.weight"] + p[k + "filter.0.bias"])  # (P, F)
+        W = s_a @ p[k + "filter.1.weight"] + p[k + "filter.1.bias"]  # (P, F), before the cutoff
+        Wc = W * fc[:, None]  # W_ij
         hw = h @ p[k + "in2f.weight"]  # (N, F)
-        vj = (hw * q[:, None])[graph.j]  # (P, F) what each sender sends, × q_j
-        Wc = tile(W * fc[:H, None])  # (P, F)
-        m = Mi @ (Wc * vj)  # (N, F)
+        v = hw * q[:, None]  # what each atom sends, × its q
+        m = sum(M_r @ (Wc * v[snd]) for _, snd, M_r, _ in directions)  # (N, F)
         s_b, sig_b = _ssp_and_sigmoid(m @ p[k + "f2out.0.weight"] + p[k + "f2out.0.bias"])  # (N, A)
-        saved.append((sig_a, W, Wc, hw, vj, sig_b))
+        saved.append((sig_a, W, Wc, hw, v, sig_b))
         h = h + s_b @ p[k + "f2out.1.weight"] + p[k + "f2out.1.bias"]
     act = ACTIVATIONS[config.readout_activation]
     c = h @ p["readout.0.weight"] + p["readout.0.bias"]  # (N, H)
     out = onp.asarray(act(c)) @ p["readout.1.weight"][:, 0] + p["readout.1.bias"][0]  # (N,)
     scale = p["scale"][species]
     eps = scale * out + p["offset"][species]  # ε_i
-    r_ab = config.prior_radii().astype(dtype)[species[graph.i], species[graph.j]]
+    r_ab = config.prior_radii().astype(dtype)[species[i], species[j]]
     u = onp.maximum(1.0 - d / r_ab, 0.0)
-    qi, qj = q[graph.i], q[graph.j]
-    E = float(onp.dot(q, eps) + 0.5 * config.prior_strength * onp.sum(qi * qj * u**3))
+    qi, qj = q[i], q[j]
+    A = prior_weight * config.prior_strength
+    E = float(onp.dot(q, eps) + A * onp.sum(qi * qj * u**3))
 
     # backward
     dq = eps.copy()  # ∂(Σ q ε)/∂q, direct
     dc = (q * scale)[:, None] * p["readout.1.weight"][:, 0][None, :] * _activation_derivative(config.readout_activation, c)
     dh = dc @ p["readout.0.weight"].T  # (N, A)
-    dd = onp.zeros_like(d)
     de = onp.zeros_like(e)
-    dfc_total = onp.zeros(H)
+    dfc_total = onp.zeros_like(d)
     for t in reversed(range(T)):
         k = f"interactions.{t}."
-        sig_a, W, Wc, hw, vj, sig_b = saved[t]
+        sig_a, W, Wc, hw, v, sig_b = saved[t]
         dm = ((dh @ p[k + "f2out.1.weight"].T) * sig_b) @ p[k + "f2out.0.weight"].T  # (N, F)
-        dm_i = dm[graph.i]  # (P, F)
-        dWc = dm_i * vj  # (P, F)
-        dv = Mj @ (dm_i * Wc)  # (N, F) = Σ_i m̄_i ⊙ W_ij, onto senders
+        dWc, dv = 0.0, 0.0
+        for rcv, snd, _, M_s in directions:
+            dm_r = dm[rcv]  # (P, F)
+            dWc = dWc + dm_r * v[snd]  # W̄_ij = m̄_i ⊙ v_j
+            dv = dv + M_s @ (dm_r * Wc)  # v̄_j = Σ_i m̄_i ⊙ W_ij, onto senders
         dq += onp.sum(dv * hw, axis=1)
         dh = dh + (dv * q[:, None]) @ p[k + "in2f.weight"].T  # residual + through in2f
-        dWc_half = fold(dWc)  # (H, F)
-        dfc_total += onp.sum(dWc_half * W, axis=1)
-        da = ((dWc_half * fc[:H, None]) @ p[k + "filter.1.weight"].T) * sig_a  # (H, F)
-        de += da @ p[k + "filter.0.weight"].T  # (H, K)
-    dd_half = onp.sum(de * e * (-diff / sigma), axis=1) + dfc_total * dfc[:H]  # (H,)
-    dd += tile(dd_half) / (2.0 if graph.n_half is not None else 1.0)  # each half-pair's d̄ split over both directions
-    if config.prior_strength:
-        A = config.prior_strength
-        dd += 0.5 * A * qi * qj * 3.0 * u**2 * onp.where(u > 0.0, -1.0 / r_ab, 0.0)
-        dq += 0.5 * A * (Mi @ (qj * u**3) + Mj @ (qi * u**3))
+        dfc_total += onp.sum(dWc * W, axis=1)
+        da = ((dWc * fc[:, None]) @ p[k + "filter.1.weight"].T) * sig_a  # (P, F)
+        de += da @ p[k + "filter.0.weight"].T  # (P, K)
+    dd = onp.sum(de * e * (-diff / sigma), axis=1) + dfc_total * dfc  # (P,)
+    if A:
+        dd += A * qi * qj * 3.0 * u**2 * onp.where(u > 0.0, -1.0 / r_ab, 0.0)
+        dq += A * (Mi @ (qj * u**3) + Mj @ (qi * u**3))
     dr = dd[:, None] * unit  # (P, 3)
     dx = Mj @ dr - Mi @ dr
     return E, onp.asarray(dx, dtype=float), onp.asarray(dq, dtype=float)
-
-
-def _graph_as(graph, dtype):
-    """The graph with its offsets and scatter matrices in ``dtype``."""
-    import copy
-
-    g = copy.copy(graph)
-    object.__setattr__(g, "offsets", graph.offsets.astype(dtype))
-    for name in ("seg_i", "seg_j"):
-        seg = copy.copy(getattr(graph, name))
-        seg.matrix = seg.matrix.astype(dtype)
-        object.__setattr__(g, name, seg)
-    return g

@@ -49,6 +49,15 @@ class Graph:
     def n_pairs(self):
         return len(self.i)
 
+    def half_scatter(self):
+        """(n_atoms, n_half) CSR scatter maps onto the receivers and the senders of the first
+        n_half pairs (the unordered pairs), built on first use and kept."""
+        if "_half" not in self.__dict__:
+            H = self.n_half
+            object.__setattr__(self, "_half", (Segments(self.i[:H], self.seg_i.n_atoms).matrix,
+                                               Segments(self.j[:H], self.seg_i.n_atoms).matrix))
+        return self.__dict__["_half"]
+
     def vectors(self, positions):
         """r_ij = x_j − x_i + S_ij · cell (plain NumPy; the model traces its own copy)."""
         return positions[self.j] - positions[self.i] + self.offsets

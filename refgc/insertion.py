@@ -9,7 +9,8 @@ wants the atom. Because an atom at q = 0 sends no messages and counts for nothin
 read-out, probes at q = 0 do not see each other, and the derivative with respect to each
 probe's q is the same with one probe or with a whole grid of them. So the map over the
 entire surface costs a single gradient evaluation of the slab with every grid point as a
-probe.
+probe; the probe–probe pairs, which contribute exactly zero, are left out of the graph
+(a fine grid would otherwise hold millions of them).
 """
 
 from dataclasses import dataclass
@@ -17,8 +18,9 @@ from dataclasses import dataclass
 import numpy as onp
 from ase import Atoms
 
-from .energy import energy_and_gradients
 from .gibbs import chemical_potentials
+from .graph import Graph, build_graph
+from .system import system_from_atoms
 from .surface import top_layer_z
 
 __all__ = ["insertion_map", "InsertionMap"]
@@ -34,16 +36,26 @@ class InsertionMap:
     z: float
     slab: Atoms
 
-    def plot(self, ax=None):
-        """Heat map of the values with the slab's top-layer atoms, on matplotlib axes."""
+    def plot(self, ax=None, repeat=(1, 1)):
+        """Heat map of the values with the slab's top-layer atoms, on matplotlib axes;
+        ``repeat`` tiles the surface cell (a thin primitive cell reads better repeated)."""
         import matplotlib.pyplot as plt
 
         ax = ax or plt.gca()
-        x, y = self.positions[..., 0], self.positions[..., 1]
         limit = onp.max(onp.abs(self.values))
-        mesh = ax.pcolormesh(x, y, self.values, cmap="RdBu", vmin=-limit, vmax=limit, shading="gouraud")
         top = self.slab.positions[self.slab.positions[:, 2] > top_layer_z(self.slab) - 1.0]
-        ax.scatter(top[:, 0], top[:, 1], s=60, facecolors="none", edgecolors="k", lw=0.8)
+        a1, a2 = self.slab.cell[0], self.slab.cell[1]
+        # close the periodic grid (first row/column again, one cell on) so the tiles meet
+        values = onp.pad(self.values, ((0, 1), (0, 1)), mode="wrap")
+        grid = onp.pad(self.positions, ((0, 1), (0, 1), (0, 0)), mode="wrap")
+        grid[-1] += a1
+        grid[:, -1] += a2
+        for n1 in range(repeat[0]):
+            for n2 in range(repeat[1]):
+                shift = n1 * a1 + n2 * a2
+                mesh = ax.pcolormesh(grid[..., 0] + shift[0], grid[..., 1] + shift[1], values, cmap="RdBu",
+                                     vmin=-limit, vmax=limit, shading="gouraud")
+                ax.scatter(top[:, 0] + shift[0], top[:, 1] + shift[1], s=60, facecolors="none", edgecolors="k", lw=0.8)
         ax.set_aspect("equal")
         ax.set_xlabel("x (Å)")
         ax.set_ylabel("y (Å)")
@@ -66,6 +78,16 @@ def insertion_map(model, slab, symbol, mu, height=1.5, spacing=0.25):
     grid[..., 2] = z
     probes = Atoms(symbol * (n1 * n2), positions=grid.reshape(-1, 3))
     q = onp.r_[onp.ones(len(slab)), onp.zeros(len(probes))]
-    _, _, dE_dq = energy_and_gradients(model, slab + probes, q)
+    s = system_from_atoms(model.species, slab + probes, q)
+    _, _, dE_dq = model.evaluate(s.species, s.positions, s.q, _without_probe_pairs(s, len(slab), model.cutoff))
     values = (dE_dq[len(slab):] - mu_abs[symbol]).reshape(n1, n2)
     return InsertionMap(positions=grid, values=values, symbol=symbol, z=z, slab=slab.copy())
+
+
+def _without_probe_pairs(system, n_slab, cutoff):
+    """The neighbour graph of slab + probes without the pairs between two probes."""
+    g = build_graph(system.positions, system.cell, system.pbc, cutoff)
+    H = g.n_half
+    keep = onp.flatnonzero((g.i[:H] < n_slab) | (g.j[:H] < n_slab))
+    i, j, off = g.i[keep], g.j[keep], g.offsets[keep]
+    return Graph.from_pairs(onp.r_[i, j], onp.r_[j, i], onp.r_[off, -off], len(system.positions), n_half=len(keep))

@@ -58,9 +58,10 @@ class PhaseDiagram:
         grid = onp.linspace(min(self.dmu_values), max(self.dmu_values), 100)
         lines = [(dmu, run, 1e3 * self.gibbs_at(run, dmu, grid) / self.area) for dmu, run in self.structures()]
         lines.sort(key=lambda line: line[2].min())
-        for dmu, run, g in lines[:n_lines]:
+        colours = plt.get_cmap("tab20").colors
+        for k, (dmu, run, g) in enumerate(lines[:n_lines]):
             label = " ".join(f"{s}{n}" for s, n in run.composition.items() if n) or "bare"
-            ax.plot(grid, g, label=label)
+            ax.plot(grid, g, label=label, color=colours[k % 20], ls="-" if k < 20 else "--")
         ax.set_xlabel(f"Δμ_{self.species} (eV)")
         ax.set_ylabel("ΔG (meV/Å²)")
         ax.legend(fontsize=7)
@@ -74,9 +75,12 @@ class PhaseDiagram:
         fig = fig or plt.figure(figsize=(4 * (n + 1), 3.5))
         axes = fig.subplots(1, n + 1)
         for ax, at in zip(axes, self.dmu_values):
-            for gen, res in zip(self.dmu_values, self.results):
-                values = [1e3 * self.gibbs_at(r, gen, at) / self.area for r in res.runs]
-                ax.hist(values, bins=15, alpha=0.5, label=f"made at {gen:+.2f}")
+            groups = [[1e3 * self.gibbs_at(r, gen, at) / self.area for r in res.runs]
+                      for gen, res in zip(self.dmu_values, self.results)]
+            lo, hi = min(min(g) for g in groups), max(max(g) for g in groups)
+            edges = onp.linspace(lo - 0.5, hi + 0.5, 16)  # shared, and wide enough for a group of equal values
+            for gen, values in zip(self.dmu_values, groups):
+                ax.hist(values, bins=edges, alpha=0.5, label=f"made at {gen:+.2f}")
             ax.set_title(f"evaluated at Δμ_{self.species} = {at:+.2f} eV", fontsize=9)
             ax.set_xlabel("ΔG (meV/Å²)")
         axes[0].legend(fontsize=7)

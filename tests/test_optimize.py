@@ -246,7 +246,7 @@ def test_most_restarts_find_the_known_optimum(toy, surface):
     per_O = minimize_scalar(bond, bounds=(0.0, 1.5), method="bounded").fun - (-1.0)  # − μ_O, μ_O = 0 + Δμ
     best = 9 * per_O
     result = optimize(surface, {"O": -1.0}, model=toy, restarts=8, seed=0, executor=SerialExecutor(),
-                      progress=False, region=(10.05, 11.0))  # default candidates: 25 for 60.8 Å²
+                      progress=False, region=(10.05, 11.0), candidates={"O": 25})  # a dense start: surplus vanishes
     tol = 5e-3  # eV per cell: the relaxation stops at forces of 0.02 eV/Å
     assert len(result.best) == 18 and result.gibbs == pytest.approx(best, abs=tol)
     found = [r for r in result.runs if r.composition["O"] == 9 and abs(r.gibbs - best) < tol]
