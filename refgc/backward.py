@@ -51,6 +51,30 @@ def _ssp_and_sigmoid(x):
     return y, sig
 
 
+CHUNK = 2048  # pairs per slice of the filter network: its (CHUNK, F) temporaries stay in cache
+
+
+def _filters(e, w0, b0, w1, b1):
+    """The filter network on every pair, a cache-sized slice at a time: W = ssp(e w0 + b0) w1 + b1
+    (before the cutoff) and σ(e w0 + b0), which the backward pass needs."""
+    P, F = len(e), w1.shape[1]
+    W, sig = onp.empty((P, F), dtype=e.dtype), onp.empty((P, F), dtype=e.dtype)
+    for a in range(0, P, CHUNK):
+        s_a, sig[a : a + CHUNK] = _ssp_and_sigmoid(e[a : a + CHUNK] @ w0 + b0)
+        onp.matmul(s_a, w1, out=W[a : a + CHUNK])
+    W += b1
+    return W, sig
+
+
+def _filters_backward(dW, sig, w0, w1):
+    """ē of the filter network given W̄ (the adjoint of W before the cutoff), slice by slice:
+    ē = ((W̄ w1ᵀ) ⊙ σ) w0ᵀ."""
+    de = onp.empty((len(dW), w0.shape[0]), dtype=dW.dtype)
+    for a in range(0, len(dW), CHUNK):
+        onp.matmul((dW[a : a + CHUNK] @ w1.T) * sig[a : a + CHUNK], w0.T, out=de[a : a + CHUNK])
+    return de
+
+
 def _activation_derivative(name, x):
     if name == "ssp":
         return sigmoid(x)
@@ -118,8 +142,8 @@ def energy_and_gradients(params, config, species, positions, q, graph, dtype=onp
     saved = []
     for t in range(T):
         k = f"interactions.{t}."
-        s_a, sig_a = _ssp_and_sigmoid(e @ p[k + "filter.0.weight"] + p[k + "filter.0.bias"])  # (P, F)
-        W = s_a @ p[k + "filter.1.weight"] + p[k + "filter.1.bias"]  # (P, F), before the cutoff
+        W, sig_a = _filters(e, p[k + "filter.0.weight"], p[k + "filter.0.bias"],
+                            p[k + "filter.1.weight"], p[k + "filter.1.bias"])  # (P, F), before the cutoff
         Wc = W * fc[:, None]  # W_ij
         hw = h @ p[k + "in2f.weight"]  # (N, F)
         v = hw * q[:, None]  # what each atom sends, × its q
@@ -156,8 +180,7 @@ def energy_and_gradients(params, config, species, positions, q, graph, dtype=onp
         dq += onp.sum(dv * hw, axis=1)
         dh = dh + (dv * q[:, None]) @ p[k + "in2f.weight"].T  # residual + through in2f
         dfc_total += onp.sum(dWc * W, axis=1)
-        da = ((dWc * fc[:, None]) @ p[k + "filter.1.weight"].T) * sig_a  # (P, F)
-        de += da @ p[k + "filter.0.weight"].T  # (P, K)
+        de += _filters_backward(dWc * fc[:, None], sig_a, p[k + "filter.0.weight"], p[k + "filter.1.weight"])  # (P, K)
     dd = onp.sum(de * e * (-diff / sigma), axis=1) + dfc_total * dfc  # (P,)
     if A:
         dd += A * qi * qj * 3.0 * u**2 * onp.where(u > 0.0, -1.0 / r_ab, 0.0)
