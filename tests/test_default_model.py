@@ -66,3 +66,29 @@ def test_default_model_template_is_near_its_labeller(model):
     e_ref = model.provenance["references"]["E_template_relaxed"]
     assert abs(e_model - e_ref) / len(slab) < 0.030
     assert np.isfinite(e_model)
+
+
+def test_main_job_command_runs_on_the_default_template(tmp_path, capsys):
+    """`refgc optimize --mu O=-1.0 --mu Cu=0` (the README's main job), here 2 restarts in this
+    process; the best structure's ΔG is recomputed independently from the written files."""
+    import json
+
+    from ase.io import read
+
+    from refgc.cli import main
+    from refgc.grandcanonical import fixed_mask, relaxed_template
+
+    out = tmp_path / "out"
+    assert main(["optimize", "--mu", "O=-1.0", "--mu", "Cu=0", "--restarts", "2", "--seed", "0",
+                 "--out", str(out), "--serial", "--quiet"]) == 0
+    assert "ΔG (eV)" in capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    best = read(out / "best.extxyz")
+    slab = cu110_c6x2_template()
+    assert best.get_chemical_symbols()[: len(slab)] == slab.get_chemical_symbols()
+    model = refgc.load_model()
+    added = best[len(slab):].get_chemical_symbols()
+    assert summary["runs"][0]["composition"] == {s: added.count(s) for s in ("Cu", "O")}
+    _, E_slab = relaxed_template(model, slab, fixed_mask(slab))
+    dG, _, _ = refgc.gibbs_free_energy(model, best, None, summary["mu"], len(slab), template_energy=E_slab)
+    assert dG == pytest.approx(summary["best_gibbs"], abs=1e-6)
