@@ -52,14 +52,17 @@ FIGURES.mkdir(parents=True, exist_ok=True)
 # %% [markdown]
 # ## The model
 #
-# The conditions hold for *any* parameters, so a seeded random model of the default
-# size (64 features, 3 interaction blocks, 20 radial basis functions, $r_c$ = 6 Å) shows
-# them as well as a trained one. (Once refgc ships its trained Cu–O model,
-# `refgc.load_model()` gives it.)
+# `refgc.load_model()` loads the model refgc ships: a SchNet for Cu and O (64 features,
+# 3 interaction blocks, 20 radial basis functions, $r_c$ = 5 Å) trained on Cu(110)–O
+# structures labelled with the SevenNet-0 potential. The conditions below hold for *any*
+# parameters (`refgc.init_model(refgc.ModelConfig(species=("Cu", "O")), seed=4)`, a random
+# model, shows them as well); a trained model makes the energies mean something.
 
 # %%
-config = refgc.ModelConfig(species=("Cu", "O"))
-model = refgc.init_model(config, seed=4)
+model = refgc.load_model()
+c = model.config
+print(f"{model.provenance.get('name', 'model')}: {c.n_features} features, {c.n_interactions} blocks, "
+      f"{c.n_rbf} RBF, r_c = {c.cutoff} Å")
 
 # %% [markdown]
 # ## The systems
