@@ -36,13 +36,16 @@ class InsertionMap:
     z: float
     slab: Atoms
 
-    def plot(self, ax=None, repeat=(1, 1)):
+    def plot(self, ax=None, repeat=(1, 1), limit=None):
         """Heat map of the values with the slab's top-layer atoms, on matplotlib axes;
-        ``repeat`` tiles the surface cell (a thin primitive cell reads better repeated)."""
+        ``repeat`` tiles the surface cell (a thin primitive cell reads better repeated).
+        Colours run from −``limit`` to +``limit`` eV, by default the 75th percentile of
+        |values|: right above an atom a probe meets the repulsive wall (hundreds of eV),
+        which would otherwise wash out the part of the map that matters."""
         import matplotlib.pyplot as plt
 
         ax = ax or plt.gca()
-        limit = onp.max(onp.abs(self.values))
+        limit = float(onp.percentile(onp.abs(self.values), 75)) if limit is None else limit
         top = self.slab.positions[self.slab.positions[:, 2] > top_layer_z(self.slab) - 1.0]
         a1, a2 = self.slab.cell[0], self.slab.cell[1]
         # close the periodic grid (first row/column again, one cell on) so the tiles meet
@@ -59,7 +62,7 @@ class InsertionMap:
         ax.set_aspect("equal")
         ax.set_xlabel("x (Å)")
         ax.set_ylabel("y (Å)")
-        ax.figure.colorbar(mesh, ax=ax, label=f"∂ΔG/∂q of {self.symbol} (eV)")
+        ax.figure.colorbar(mesh, ax=ax, label=f"∂ΔG/∂q of {self.symbol} (eV)", extend="both")
         return ax
 
 

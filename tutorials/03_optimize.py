@@ -299,7 +299,7 @@ def draw_map(ax, insertion, atoms):
     values = np.pad(insertion.values, ((0, 1), (0, 1)), mode="wrap")  # close the seams
     f1, f2 = np.meshgrid(np.arange(n1 + 1) / n1, np.arange(n2 + 1) / n2, indexing="ij")
     xy = f1[..., None] * cell[0, :2] + f2[..., None] * cell[1, :2]  # (n1 + 1, n2 + 1, 2)
-    limit = np.abs(insertion.values).max()
+    limit = np.percentile(np.abs(insertion.values), 75)  # as InsertionMap.plot: the walls saturate
     for i in range(-2, 3):
         for j in range(-1, 3):
             shift = i * cell[0, :2] + j * cell[1, :2]
@@ -309,7 +309,7 @@ def draw_map(ax, insertion, atoms):
     draw_top_view(ax, atoms.get_chemical_symbols(), atoms.positions, np.where(near_top, 0.35, 0.0), "")
     k = np.unravel_index(np.argmin(insertion.values), insertion.values.shape)
     ax.plot(*insertion.positions[k][:2], "x", c="k", ms=9, mew=2)
-    ax.figure.colorbar(mesh, ax=ax, label="∂ΔG/∂q of an O probe (eV)", shrink=0.9)
+    ax.figure.colorbar(mesh, ax=ax, label="∂ΔG/∂q of an O probe (eV)", shrink=0.9, extend="both")
     return insertion.positions[k][:2]
 
 
@@ -326,7 +326,8 @@ fig.savefig(FIGURES / "03_insertion_map.png", dpi=120)
 
 # %% [markdown]
 # Red is where inserting an O lowers $\Delta G$ to first order, blue where it raises it
-# (the colour scale is centred on zero); the cross marks the most favourable point, the
+# (the colour scale is centred on zero and saturates at the 75th percentile of the values:
+# right above an atom the probe meets the model's repulsive wall, hundreds of eV); the cross marks the most favourable point, the
 # small discs the atoms within 1 Å of the top atom (grey: template). Since
 # $\mu_\mathrm{O}$ enters only as $-\Delta\mu_\mathrm{O}$, the map at another
 # $\Delta\mu_\mathrm{O}$ is the same picture shifted by the change in $\Delta\mu_\mathrm{O}$:
