@@ -96,3 +96,21 @@ def test_float32_agrees_with_float64():
     assert not np.array_equal(dx32, dx64)  # it really ran in single precision
     with pytest.raises(ValueError, match="float64 only"):
         model.evaluate(s.species, s.positions, s.q, g, method="autograd", dtype="float32")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_backward_on_a_plain_full_list_equals_the_half_layout(seed):
+    """A graph that is only a full list (no half/reversed layout, pairs in any order), as
+    another neighbour list would give, takes the one-message-per-pair path: same E and gradients."""
+    from refgc.graph import Graph
+
+    model = MODELS["ssp"]
+    atoms, q = random_system(seed, "slab")
+    s = system_from_atoms(model.species, atoms, q)
+    half = build_graph(s.positions, s.cell, s.pbc, model.cutoff)
+    order = np.random.default_rng(seed).permutation(half.n_pairs)
+    plain = Graph.from_pairs(half.i[order], half.j[order], half.offsets[order], len(atoms))
+    assert plain.n_half is None
+    a = model.evaluate(s.species, s.positions, s.q, plain, method="backward")
+    assert_equal(a, model.evaluate(s.species, s.positions, s.q, half, method="backward"))
+    assert_equal(a, model.evaluate(s.species, s.positions, s.q, plain, method="autograd"))
