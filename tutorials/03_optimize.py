@@ -47,6 +47,7 @@
 
 # %%
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -57,10 +58,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from ase import Atoms  # noqa: E402
 from ase.neighborlist import neighbor_list  # noqa: E402
-from matplotlib.colors import to_rgb  # noqa: E402
 
 import refgc  # noqa: E402
 from refgc.surface import cu110_c6x2_template, surface_area, top_layer_z  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()))
+from top_view import COLOURS, draw_top_view  # noqa: E402  (tutorials/top_view.py)
 
 SMOKE = os.environ.get("REFGC_SMOKE") == "1"
 FIGURES = Path(os.environ.get("REFGC_FIGURES", "figures"))
@@ -126,7 +129,8 @@ print(f"best: ΔG = {result.gibbs:+.3f} eV per cell = {result.gibbs_per_area:+.1
 # atom is proportional to its existence, the template's copper is grey, and candidates
 # (Cu copper-coloured, O red) are lighter the higher they are above the template's top
 # layer. The periodic cell is outlined in black; its images fill the rectangular
-# c(6×2) cell around it.
+# c(6×2) cell around it. The drawing is `draw_top_view` in `top_view.py` next to this
+# tutorial (tutorial 4 uses it too).
 
 # %%
 run = result.runs[0]
@@ -134,43 +138,6 @@ symbols = np.array(run.symbols)
 n_t = len(slab)
 z_top = top_layer_z(slab)
 cell = slab.cell[:]
-COLOURS = {"Cu": "#b87333", "O": "#d62728"}
-RADIUS = {"Cu": 0.85, "O": 0.6}  # drawn radius (Å) of an atom at q = 1
-WINDOW = (-0.5, 15.8, -0.5, 7.7)  # x0, x1, y0, y1 (Å): the c(6×2) rectangle and a margin
-
-
-def atom_colour(k, symbol, z):
-    if k < n_t:  # the template: grey, the second layer darker than the top one
-        return np.full(3, 0.78 if z > z_top - 0.6 else 0.55)
-    lighter = np.clip((z - z_top) / 3.5, 0.0, 1.0) * 0.75  # 0 at the top layer, 0.75 at 3.5 Å
-    return (1 - lighter) * np.array(to_rgb(COLOURS[symbol])) + lighter
-
-
-def draw_top_view(ax, names, x, q, title):
-    """Atoms of one snapshot, periodic images included, area ∝ q; lowest drawn first."""
-    frac = np.linalg.solve(cell.T, x.T).T
-    frac[:, :2] %= 1.0  # wrap into the cell along a1, a2
-    x = frac @ cell
-    points_per_A = ax.get_window_extent().width / (WINDOW[1] - WINDOW[0]) * 72 / ax.figure.dpi
-    for k in np.argsort(x[:, 2]):
-        if q[k] < 1e-3 or x[k, 2] < z_top - 1.5:  # gone, or below the template's second layer
-            continue
-        for i in range(-2, 3):
-            for j in range(-1, 3):
-                p = x[k, :2] + i * cell[0, :2] + j * cell[1, :2]
-                if WINDOW[0] - 1.5 < p[0] < WINDOW[1] + 1.5 and WINDOW[2] - 1.5 < p[1] < WINDOW[3] + 1.5:
-                    size = q[k] * (2 * RADIUS[names[k]] * points_per_A) ** 2  # marker area ∝ existence
-                    ax.scatter(*p, s=size, color=atom_colour(k, names[k], x[k, 2]), edgecolors="k", linewidths=0.4)
-    corners = np.array([[0, 0], cell[0, :2], cell[0, :2] + cell[1, :2], cell[1, :2], [0, 0]])
-    ax.plot(corners[:, 0], corners[:, 1], "k-", lw=1.2)
-    ax.set_xlim(WINDOW[:2])
-    ax.set_ylim(WINDOW[2:])
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_title(title, fontsize=9)
-
-
 def existence_sums(q):
     return ", ".join(f"Σq$_{{{s}}}$ {q[n_t:][symbols[n_t:] == s].sum():.1f}" for s in ("Cu", "O"))
 
@@ -181,10 +148,10 @@ fig, axes = plt.subplots(1, len(steps) + 1, figsize=(3.3 * (len(steps) + 1), 2.5
 fig.canvas.draw()  # fixes the axes' size, which the marker sizes need
 for ax, k in zip(axes, steps):
     x, q = run.trajectory[k]
-    draw_top_view(ax, symbols, x, q, f"iteration {k}\n{existence_sums(q)}")
+    draw_top_view(ax, symbols, x, slab, q, f"iteration {k}\n{existence_sums(q)}")
 final = run.structure
-draw_top_view(axes[-1], final.get_chemical_symbols(), final.positions, np.ones(len(final)),
-              f"discretised and relaxed\nΔG = {run.gibbs:+.2f} eV, added "
+draw_top_view(axes[-1], final.get_chemical_symbols(), final.positions, slab,
+              title=f"discretised and relaxed\nΔG = {run.gibbs:+.2f} eV, added "
               + " ".join(f"{s}{n}" for s, n in run.composition.items()))
 fig.tight_layout()
 fig.savefig(FIGURES / "03_trajectory.png", dpi=120)
@@ -306,7 +273,7 @@ def draw_map(ax, insertion, atoms):
             mesh = ax.pcolormesh(xy[..., 0] + shift[0], xy[..., 1] + shift[1], values, cmap="RdBu",
                                  vmin=-limit, vmax=limit, shading="gouraud", rasterized=True)
     near_top = atoms.positions[:, 2] > top_layer_z(atoms) - 1.0
-    draw_top_view(ax, atoms.get_chemical_symbols(), atoms.positions, np.where(near_top, 0.35, 0.0), "")
+    draw_top_view(ax, atoms.get_chemical_symbols(), atoms.positions, slab, np.where(near_top, 0.35, 0.0))
     k = np.unravel_index(np.argmin(insertion.values), insertion.values.shape)
     ax.plot(*insertion.positions[k][:2], "x", c="k", ms=9, mew=2)
     ax.figure.colorbar(mesh, ax=ax, label="∂ΔG/∂q of an O probe (eV)", shrink=0.9, extend="both")

@@ -37,6 +37,7 @@
 
 # %%
 import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -48,10 +49,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from ase.neighborlist import neighbor_list  # noqa: E402
 from ase.optimize import BFGS  # noqa: E402
-from matplotlib.colors import to_rgb  # noqa: E402
 
 import refgc  # noqa: E402
-from refgc.surface import cu110_c6x2_template, top_layer_z  # noqa: E402
+from refgc.surface import cu110_c6x2_template  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()))
+from top_view import draw_top_view  # noqa: E402  (tutorials/top_view.py, shared with tutorial 3)
 
 SMOKE = os.environ.get("REFGC_SMOKE") == "1"
 FIGURES = Path(os.environ.get("REFGC_FIGURES", "figures"))
@@ -145,53 +148,16 @@ for dmu in diagram.dmu_values:
         line += f"   {label(run):>16} {1e3 * diagram.gibbs_at(run, made_at, dmu) / diagram.area:>+12.1f}"
     print(line)
 
-COLOURS = {"Cu": "#b87333", "O": "#d62728"}
-RADIUS = {"Cu": 0.85, "O": 0.6}  # drawn radius, Å
-WINDOW = (-0.5, 15.8, -0.5, 7.7)  # the rectangular c(6×2) cell and a margin, Å
-z_top, cell = top_layer_z(slab), slab.cell[:]
-
-
-def draw_top_view(ax, atoms, title):
-    """Top view with periodic images: template grey (top two layers), added atoms lighter when higher."""
-    frac = atoms.get_scaled_positions()
-    frac[:, :2] %= 1.0
-    x = frac @ cell
-    points_per_A = ax.get_window_extent().width / (WINDOW[1] - WINDOW[0]) * 72 / ax.figure.dpi
-    for k in np.argsort(x[:, 2]):
-        if x[k, 2] < z_top - 1.5:
-            continue
-        symbol = atoms[k].symbol
-        if k < n_t:
-            colour = np.full(3, 0.78 if x[k, 2] > z_top - 0.6 else 0.55)
-        else:
-            lighter = np.clip((x[k, 2] - z_top) / 3.5, 0, 1) * 0.75
-            colour = (1 - lighter) * np.array(to_rgb(COLOURS[symbol])) + lighter
-        for i in range(-2, 3):
-            for j in range(-1, 3):
-                p = x[k, :2] + i * cell[0, :2] + j * cell[1, :2]
-                if WINDOW[0] - 1.5 < p[0] < WINDOW[1] + 1.5 and WINDOW[2] - 1.5 < p[1] < WINDOW[3] + 1.5:
-                    ax.scatter(*p, s=(2 * RADIUS[symbol] * points_per_A) ** 2, color=colour,
-                               edgecolors="k", linewidths=0.4)
-    corners = np.array([[0, 0], cell[0, :2], cell[0, :2] + cell[1, :2], cell[1, :2], [0, 0]])
-    ax.plot(corners[:, 0], corners[:, 1], "k-", lw=1.2)
-    ax.set_xlim(WINDOW[:2])
-    ax.set_ylim(WINDOW[2:])
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_title(title, fontsize=9)
-
-
 n = len(diagram.dmu_values)
 rows = [("stable", diagram.stable)] + ([("stable, physical", lambda dmu: lowest(sane, dmu))] if sane else [])
 fig, axes = plt.subplots(len(rows), n + 1, figsize=(3.1 * (n + 1), 2.1 * len(rows)), squeeze=False)
 fig.canvas.draw()  # fixes the axes' size, which the marker sizes need
-draw_top_view(axes[0, 0], slab, "the c(6×2) Cu(110) template")
+draw_top_view(axes[0, 0], slab.get_chemical_symbols(), slab.positions, slab, title="the c(6×2) Cu(110) template")
 for row, (name, pick) in zip(axes, rows):
     for ax, dmu in zip(row[1:], diagram.dmu_values):
         made_at, run = pick(dmu)
         problem = too_short(run.structure)
-        draw_top_view(ax, run.structure, f"{name} at Δμ_O = {dmu:+.1f} eV:\n{label(run)}, "
+        draw_top_view(ax, run.structure.get_chemical_symbols(), run.structure.positions, slab, title=f"{name} at Δμ_O = {dmu:+.1f} eV:\n{label(run)}, "
                       f"{1e3 * diagram.gibbs_at(run, made_at, dmu) / diagram.area:+.0f} meV/Å²"
                       + (" (too short)" if problem else ""))
 for ax in axes[1:, 0]:
