@@ -100,20 +100,17 @@ def _geometry(positions, i, j, offsets, cutoff):
 
 
 def _pairs(graph):
-    """The pairs to compute, the directions messages travel along them, and the prior's weight.
+    """The pairs to compute, their scatter maps, whether messages flow both ways along them,
+    and the prior's weight.
 
     With the half/reversed layout (``graph.n_half``) every function of the distance (RBF,
     cutoff, filters, prior) is computed once per unordered pair {i, j}, and a message flows
-    both ways: i ← j and j ← i. Otherwise each listed pair carries one message i ← j. A
-    direction is (receivers, senders, scatter onto receivers, scatter onto senders). The
+    both ways: i ← j and j ← i. Otherwise each listed pair carries one message i ← j. The
     prior ½ Σ over ordered pairs is Σ over unordered ones: weight 1 instead of ½."""
     if graph.n_half is not None:
         H = graph.n_half
-        i, j = graph.i[:H], graph.j[:H]
-        Mi, Mj = graph.half_scatter()
-        return i, j, graph.offsets[:H], Mi, Mj, ((i, j, Mi, Mj), (j, i, Mj, Mi)), 1.0
-    Mi, Mj = graph.seg_i.matrix, graph.seg_j.matrix
-    return graph.i, graph.j, graph.offsets, Mi, Mj, ((graph.i, graph.j, Mi, Mj),), 0.5
+        return (graph.i[:H], graph.j[:H], graph.offsets[:H], *graph.half_scatter, True, 1.0)
+    return graph.i, graph.j, graph.offsets, graph.seg_i.matrix, graph.seg_j.matrix, False, 0.5
 
 
 def energy_and_gradients(params, config, species, positions, q, graph, dtype=onp.float64):
@@ -122,13 +119,13 @@ def energy_and_gradients(params, config, species, positions, q, graph, dtype=onp
     ``dtype=numpy.float32`` computes in single precision (about twice as fast; gradients
     agree with float64 to ~1e-5 relative); the results are returned as float64."""
     dtype = onp.dtype(dtype)
-    i, j, offsets, Mi, Mj, directions, prior_weight = _pairs(graph)
+    i, j, offsets, Mi, Mj, both_ways, prior_weight = _pairs(graph)
     if dtype != onp.float64:
         params = {k: v.astype(dtype) for k, v in params.items()}
         positions, q, offsets = positions.astype(dtype), q.astype(dtype), offsets.astype(dtype)
-        cast = {id(M): M.astype(dtype) for M in (Mi, Mj)}
-        Mi, Mj = cast[id(Mi)], cast[id(Mj)]
-        directions = tuple((r, s, cast[id(Mr)], cast[id(Ms)]) for r, s, Mr, Ms in directions)
+        Mi, Mj = Mi.astype(dtype), Mj.astype(dtype)
+    # a direction: (receivers, senders, scatter onto receivers, scatter onto senders)
+    directions = ((i, j, Mi, Mj), (j, i, Mj, Mi)) if both_ways else ((i, j, Mi, Mj),)
     p, T = params, config.n_interactions
     d, unit, fc, dfc = _geometry(positions, i, j, offsets, config.cutoff)
     K = config.n_rbf

@@ -19,6 +19,7 @@ when the list was last built.
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as onp
 from vesin import NeighborList as VesinNeighborList
@@ -45,18 +46,22 @@ class Graph:
         return cls(i=i, j=j, offsets=onp.asarray(offsets, dtype=float), seg_i=Segments(i, n_atoms),
                    seg_j=Segments(j, n_atoms), n_half=n_half)
 
+    @classmethod
+    def from_half(cls, i, j, offsets, n_atoms):
+        """The full list laid out from unordered pairs (i, j, S·cell): those, then their reverses."""
+        i, j, offsets = onp.asarray(i), onp.asarray(j), onp.asarray(offsets, dtype=float)
+        return cls.from_pairs(onp.r_[i, j], onp.r_[j, i], onp.r_[offsets, -offsets], n_atoms, n_half=len(i))
+
     @property
     def n_pairs(self):
         return len(self.i)
 
+    @cached_property
     def half_scatter(self):
         """(n_atoms, n_half) CSR scatter maps onto the receivers and the senders of the first
         n_half pairs (the unordered pairs), built on first use and kept."""
-        if "_half" not in self.__dict__:
-            H = self.n_half
-            object.__setattr__(self, "_half", (Segments(self.i[:H], self.seg_i.n_atoms).matrix,
-                                               Segments(self.j[:H], self.seg_i.n_atoms).matrix))
-        return self.__dict__["_half"]
+        H, n = self.n_half, self.seg_i.n_atoms
+        return Segments(self.i[:H], n).matrix, Segments(self.j[:H], n).matrix
 
     def vectors(self, positions):
         """r_ij = x_j − x_i + S_ij · cell (plain NumPy; the model traces its own copy)."""
@@ -76,8 +81,7 @@ def build_graph(positions, cell, pbc, radius):
     i, j, shifts = VesinNeighborList(cutoff=float(radius), full_list=False, sorted=True).compute(
         positions, cell, pbc, "ijS"
     )
-    offsets = shifts.astype(float) @ cell
-    return Graph.from_pairs(onp.r_[i, j], onp.r_[j, i], onp.r_[offsets, -offsets], len(positions), n_half=len(i))
+    return Graph.from_half(i, j, shifts.astype(float) @ cell, len(positions))
 
 
 class NeighborList:

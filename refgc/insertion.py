@@ -92,5 +92,4 @@ def _without_probe_pairs(system, n_slab, cutoff):
     g = build_graph(system.positions, system.cell, system.pbc, cutoff)
     H = g.n_half
     keep = onp.flatnonzero((g.i[:H] < n_slab) | (g.j[:H] < n_slab))
-    i, j, off = g.i[keep], g.j[keep], g.offsets[keep]
-    return Graph.from_pairs(onp.r_[i, j], onp.r_[j, i], onp.r_[off, -off], len(system.positions), n_half=len(keep))
+    return Graph.from_half(g.i[keep], g.j[keep], g.offsets[keep], len(system.positions))
