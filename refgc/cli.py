@@ -13,12 +13,12 @@ fine-tune the previous model on the larger set.
 import argparse
 import json
 import sys
-from dataclasses import fields, replace
+from dataclasses import fields
 from datetime import datetime, timezone
 from pathlib import Path
 
 from . import __version__
-from .model import Model, ModelConfig
+from .model import ModelConfig
 from .modelfile import save_model
 from .training import TrainSettings, drop_large_forces, metrics, read_frames, train
 
@@ -44,8 +44,8 @@ def _train(args):
             raise ValueError(f"--init uses the architecture of {args.init}; drop {given}")
         init = load_model(args.init)
     prior = {k: getattr(args, k) for k in ("prior_strength", "prior_radius_scale") if getattr(args, k) is not None}
-    if init is not None and prior:  # the prior has no trained parameters: fine-tuning may change it
-        init = Model(replace(init.config, **prior), init.params, init.mu_ref, init.provenance)
+    if init is not None:  # fine-tuning may change the prior, which has no trained parameters
+        init = init.with_prior(args.prior_strength, args.prior_radius_scale)
     arch = {**ARCHITECTURE, **architecture}
     config = init.config if init is not None else ModelConfig(
         species=tuple(args.species) if args.species else tuple(sorted({s for a in frames for s in a.get_chemical_symbols()})),

@@ -22,7 +22,7 @@ transpose of PyTorch's ``nn.Linear`` layout:
 (``.weight`` and ``.bias`` are appended to the Dense layer names.)
 """
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as onp
 from ase.data import atomic_numbers, covalent_radii
@@ -159,6 +159,12 @@ class Model:
     @property
     def cutoff(self):
         return self.config.cutoff
+
+    def with_prior(self, strength=None, radius_scale=None):
+        """The same model with another repulsive prior (A in eV, the radius scale s); None keeps
+        the current value. The prior has no trained parameters, so nothing else changes."""
+        changes = {k: v for k, v in (("prior_strength", strength), ("prior_radius_scale", radius_scale)) if v is not None}
+        return Model(replace(self.config, **changes), self.params, self.mu_ref, self.provenance)
 
     def evaluate(self, species, positions, q, graph, gradients=True, method="backward", dtype="float64"):
         """E, or (E, ∂E/∂x, ∂E/∂q): the energy-model interface of refgc.

@@ -16,13 +16,11 @@ and keep the new model if its held-out accuracy is no worse. Needs the ``label``
 """
 
 import argparse
-import dataclasses
 import os
 
 import refgc
 from refgc import datagen
 from refgc.grandcanonical import SerialExecutor
-from refgc.model import Model
 from refgc.surface import cu110_c6x2_template
 
 
@@ -50,9 +48,7 @@ def main(argv=None):
     ap.add_argument("--test-out", default="data/default/active_test.extxyz")
     args = ap.parse_args(argv)
     model = refgc.load_model(args.model)
-    prior = {k: getattr(args, k) for k in ("prior_strength", "prior_radius_scale") if getattr(args, k) is not None}
-    if prior:  # the prior has no trained parameters, so a model can be run with another one
-        model = Model(dataclasses.replace(model.config, **prior), model.params, model.mu_ref, model.provenance)
+    model = model.with_prior(args.prior_strength, args.prior_radius_scale)
     template = cu110_c6x2_template()
     jobs = [(args.restarts, args.seed, args.out, args.tag)]
     if args.test_restarts:

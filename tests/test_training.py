@@ -200,3 +200,12 @@ def test_drop_large_forces_splits_by_the_largest_component(frames):
     fmax = max(np.abs(a.get_forces()).max() for a in frames)
     kept, dropped = T.drop_large_forces(frames, fmax)
     assert len(kept) == len(frames) and dropped == []
+
+
+def test_with_prior_changes_only_the_prior():
+    model = refgc.init_model(CONFIG, seed=1, mu_ref={"Cu": -3.7, "O": -4.8})
+    stiff = model.with_prior(strength=1000.0)
+    assert (stiff.config.prior_strength, stiff.config.prior_radius_scale) == (1000.0, CONFIG.prior_radius_scale)
+    assert stiff.params is model.params and stiff.mu_ref == model.mu_ref
+    assert model.with_prior(radius_scale=0.75).config.prior_strength == CONFIG.prior_strength
+    assert model.with_prior().config == CONFIG
