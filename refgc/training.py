@@ -14,7 +14,9 @@ Before the first step the per-species offsets are fitted by least squares to the
 energies (E_f ≈ Σ_s n_fs offset_s), and every species' read-out scale is set to the RMS
 force component, so the network starts from the right energy scale and learns only the
 residual. Adam with a reduce-on-plateau learning rate, early stopping on the validation
-loss, the best parameters kept. Validation frames are chosen by whole trajectories
+loss, the best parameters kept. With ``ema_decay`` > 0 an exponential moving average of
+the parameters after every step is what is validated and kept: Adam's last iterate jumps
+around the minimum, the average sits nearer its centre. Validation frames are chosen by whole trajectories
 (``info["task_id"]``) where frames carry one, so near-duplicates do not leak across the
 split. Deterministic for a given seed; resumable from a checkpoint after an interruption.
 """
@@ -51,6 +53,11 @@ class TrainSettings:
     patience: int = 30  # epochs without improvement before training stops
     validation_fraction: float = 0.1
     seed: int = 0
+    ema_decay: float = 0.0  # 0: off; else validate and keep an exponential moving average of the parameters
+
+    def __post_init__(self):
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"TrainSettings.ema_decay must be in [0, 1), got {self.ema_decay}")
 
 
 @dataclass(frozen=True)
@@ -242,9 +249,10 @@ class Adam:
             params[k] = params[k] - lr * (self.m[k] / c1) / (onp.sqrt(self.v[k] / c2) + self.eps)
 
 
-def _save_checkpoint(path, params, best, adam, state):
+def _save_checkpoint(path, params, best, adam, state, ema=None):
     arrays = {f"params/{k}": v for k, v in params.items()}
     arrays |= {f"best/{k}": v for k, v in best.items()}
+    arrays |= {f"ema/{k}": v for k, v in (ema or {}).items()}
     arrays |= {f"adam_m/{k}": v for k, v in adam.m.items()} | {f"adam_v/{k}": v for k, v in adam.v.items()}
     tmp = Path(str(path) + ".tmp")
     with open(tmp, "wb") as f:
@@ -257,8 +265,9 @@ def _load_checkpoint(path, adam):
         state = json.loads(str(npz["state"]))
         take = lambda prefix: {k[len(prefix):]: npz[k] for k in npz.files if k.startswith(prefix)}  # noqa: E731
         params, best, adam.m, adam.v = take("params/"), take("best/"), take("adam_m/"), take("adam_v/")
+        ema = take("ema/") or None
     adam.t = state.pop("adam_t")
-    return params, best, state
+    return params, best, state, ema
 
 
 def _fingerprint(config, settings, train_set, val_set, init_params=None):
@@ -266,6 +275,8 @@ def _fingerprint(config, settings, train_set, val_set, init_params=None):
     starting parameters when fine-tuning. The stopping rules (max_epochs, patience) are left
     out: a run may be extended."""
     kept = {k: v for k, v in asdict(settings).items() if k not in ("max_epochs", "patience")}
+    if not kept["ema_decay"]:
+        del kept["ema_decay"]  # so checkpoints from before the option existed still resume
     h = hashlib.sha256(json.dumps([config.to_dict(), kept], sort_keys=True).encode())
     if init_params is not None:
         from .modelfile import parameters_digest
@@ -305,8 +316,9 @@ def train(frames, config, *, settings=TrainSettings(), validation=None, mu_ref=N
     state = dict(epoch=0, lr=settings.learning_rate, best_loss=onp.inf, bad_epochs=0, plateau=0, history=[],
                  fingerprint=fingerprint)
     best = dict(params)
+    ema = {k: v.copy() for k, v in params.items()} if settings.ema_decay else None
     if checkpoint is not None and Path(checkpoint).exists():
-        params, best, state = _load_checkpoint(checkpoint, adam)
+        params, best, state, ema = _load_checkpoint(checkpoint, adam)
         if state.get("fingerprint") != fingerprint:
             raise ValueError(f"checkpoint {checkpoint} was written for other data, config or settings: "
                              "delete it to start again")
@@ -322,13 +334,17 @@ def train(frames, config, *, settings=TrainSettings(), validation=None, mu_ref=N
             batch = collate([train_set[m] for m in order[k : k + settings.batch_size]])
             train_loss += float(loss(params, config, batch, settings)) * len(batch.n_atoms)
             adam.step(params, gradient(params, config, batch, settings), state["lr"])
+            if ema is not None:
+                for key, value in params.items():
+                    ema[key] = settings.ema_decay * ema[key] + (1.0 - settings.ema_decay) * value
         train_loss /= len(order)
-        val_loss = (sum(float(loss(params, config, b, settings)) * len(b.n_atoms) for b in val_batches)
+        current = params if ema is None else ema
+        val_loss = (sum(float(loss(current, config, b, settings)) * len(b.n_atoms) for b in val_batches)
                     / len(val_set)) if val_set else train_loss
         state["epoch"] += 1
         if val_loss < state["best_loss"]:
             state.update(best_loss=val_loss, bad_epochs=0, plateau=0)
-            best = {k: v.copy() for k, v in params.items()}
+            best = {k: v.copy() for k, v in current.items()}
         else:
             state["bad_epochs"] += 1
             state["plateau"] += 1
@@ -338,7 +354,7 @@ def train(frames, config, *, settings=TrainSettings(), validation=None, mu_ref=N
         state["history"].append(dict(epoch=state["epoch"], train_loss=train_loss, val_loss=val_loss, lr=state["lr"], seconds=seconds))
         log(f"epoch {state['epoch']:4d}  train {train_loss:.3e}  val {val_loss:.3e}  lr {state['lr']:.1e}  {seconds:.1f} s")
         if checkpoint is not None:
-            _save_checkpoint(checkpoint, params, best, adam, state)
+            _save_checkpoint(checkpoint, params, best, adam, state, ema)
     result = Model(config, best, dict(mu_ref or {}), dict(provenance or {}))
     history = state["history"]
     result.provenance["training"] = {

@@ -20,7 +20,6 @@ import json
 import os
 import time
 
-import numpy as np
 from ase.optimize import BFGS
 
 import refgc

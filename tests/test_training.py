@@ -137,6 +137,25 @@ def test_command_line_trains_and_stores_references(frames, tmp_path):
     assert main(["train", str(bad), "--out", str(tmp_path / "x.npz")]) == 2
 
 
+def test_ema_keeps_the_running_average_of_the_steps(frames, tmp_path):
+    base = T.train(frames, CONFIG, settings=T.TrainSettings(max_epochs=2, batch_size=6), log=None)
+    one_step = dict(max_epochs=1, batch_size=64, validation_fraction=0.2)  # one Adam step per epoch
+    plain = T.train(frames, CONFIG, settings=T.TrainSettings(**one_step), init=base, log=None)
+    averaged = T.train(frames, CONFIG, settings=T.TrainSettings(**one_step, ema_decay=0.75), init=base, log=None)
+    for name in base.params:  # ema = 0.75 start + 0.25 after the step, and that is what is kept
+        assert np.allclose(averaged.params[name], 0.75 * base.params[name] + 0.25 * plain.params[name], rtol=0, atol=1e-14)
+    assert not np.allclose(averaged.params["embedding"], plain.params["embedding"])
+    # resuming restores the average too
+    ckpt, settings = tmp_path / "ema.npz", dict(batch_size=6, ema_decay=0.9)
+    straight = T.train(frames, CONFIG, settings=T.TrainSettings(max_epochs=4, **settings), log=None)
+    T.train(frames, CONFIG, settings=T.TrainSettings(max_epochs=2, **settings), checkpoint=ckpt, log=None)
+    resumed = T.train(frames, CONFIG, settings=T.TrainSettings(max_epochs=4, **settings), checkpoint=ckpt, log=None)
+    for name in straight.params:
+        assert np.array_equal(straight.params[name], resumed.params[name])
+    with pytest.raises(ValueError, match="ema_decay must be in"):
+        T.TrainSettings(ema_decay=1.0)
+
+
 def test_fine_tuning_starts_from_a_model(frames, tmp_path):
     base = T.train(frames, CONFIG, settings=T.TrainSettings(max_epochs=3, batch_size=6), log=None)
     tuned = T.train(frames, CONFIG, settings=T.TrainSettings(max_epochs=1, batch_size=6, energy_weight=500.0),
