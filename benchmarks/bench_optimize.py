@@ -2,6 +2,7 @@
 
     python benchmarks/bench_optimize.py [--model MODEL.npz] [--dmu -2 -1.5 -1 -0.5 0]
                                         [--restarts 8] [--max-cu 6] [--max-o 6] [--budget-factor 1]
+                                        [--existence LOW HIGH] [--existence-scale K]
 
 On the Cu(110) c(6×2) template, at each Δμ_O (Δμ_Cu = 0):
 
@@ -72,20 +73,24 @@ def main():
     ap.add_argument("--max-o", type=int, default=6)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--budget-factor", type=float, default=1.0, help="baseline evaluations / refgc's")
+    ap.add_argument("--existence", type=float, nargs=2, default=[0.5, 1.0], metavar=("LOW", "HIGH"),
+                    help="range of the candidates' random initial existences (default 0.5 1)")
+    ap.add_argument("--existence-scale", type=float, default=10.0, help="κ: L-BFGS-B works on κ·q (default 10)")
     args = ap.parse_args()
     model = refgc.load_model(args.model)
     template = cu110_c6x2_template()
     fixed = fixed_mask(template)
     relaxed, E_slab = relaxed_template(model, template, fixed)  # independent of Δμ: once
     print(f"# c(6x2) template, {args.restarts} refgc restarts per Δμ_O, one thread; "
-          f"baseline with {args.budget_factor:g}x refgc's evaluations")
+          f"baseline with {args.budget_factor:g}x refgc's evaluations; initial q ~ U({args.existence[0]:g}, {args.existence[1]:g}), κ = {args.existence_scale:g}")
     print(f"{'Δμ_O':>6} {'best ΔG':>9} {'found by':>9} {'s/restart':>10} {'evals/restart':>14} "
           f"{'refgc evals to best':>20} {'baseline evals to best':>23} {'baseline best':>14} {'ratio':>6}")
     for dmu in args.dmu:
         mu = {"O": dmu, "Cu": 0.0}
         t0 = time.perf_counter()
         result = refgc.optimize(template, mu, model=model, restarts=args.restarts, seed=args.seed,
-                                executor=SerialExecutor(), progress=False)
+                                executor=SerialExecutor(), progress=False, existence=args.existence,
+                                existence_scale=args.existence_scale)
         seconds = (time.perf_counter() - t0) / args.restarts
         runs = sorted(result.runs, key=lambda r: r.restart)
         budget = sum(r.n_evaluations for r in runs)

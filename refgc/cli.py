@@ -104,8 +104,10 @@ def _optimize(args):
     model = load_model(args.model)
     mu = _assignments(args.mu, "--mu")
     candidates = _assignments(args.candidates, "--candidates", int) or None
+    options = {k: v for k, v in (("existence", args.existence), ("existence_scale", args.existence_scale)) if v is not None}
     result = optimize(slab, mu, model=model, candidates=candidates, restarts=args.restarts, seed=args.seed,
-                      executor=SerialExecutor() if args.serial else None, progress=not args.quiet, output=args.out)
+                      executor=SerialExecutor() if args.serial else None, progress=not args.quiet, output=args.out,
+                      **options)
     counts = {}
     for run in result.runs:
         key = next(r for r in result.distinct() if r.composition == run.composition and abs(r.gibbs - run.gibbs) < 1e-3)
@@ -164,6 +166,10 @@ def parser():
     o.add_argument("--seed", type=int)
     o.add_argument("--out", default="refgc-optimize", help="folder (or .db file) for the results; rerun to resume")
     o.add_argument("--model", help="model file (default: the shipped model)")
+    o.add_argument("--existence", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                   help="initial existences of the candidates ~ U(LOW, HIGH) (default 0 1)")
+    o.add_argument("--existence-scale", type=float, metavar="K",
+                   help="L-BFGS-B works on K·q (default: refgc.optimize's)")
     o.add_argument("--serial", action="store_true", help="run the restarts in this process")
     o.add_argument("--quiet", action="store_true", help="no progress lines")
     o.set_defaults(run=_optimize)

@@ -73,7 +73,7 @@ def relaxed_template(model, slab, fixed):
 
 
 def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, seed=None,
-             executor=None, progress=True, output=None):
+             executor=None, progress=True, output=None, existence=(0.5, 1.0), existence_scale=10.0):
     """Grow the atoms that stabilise ``slab`` at chemical potentials ``mu``.
 
     ``mu``: {symbol: Δμ in eV} relative to the model's references (Δμ = 0 for species not
@@ -84,7 +84,10 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
     default a process pool when there is more than one restart and more than one core.
     ``output``: a folder or an ASE database (``.db``) where each finished restart is
     written at once; running again with the same output and seed resumes (see
-    :mod:`refgc.results`). Ctrl-C returns what has finished. Returns a :class:`GCResult`.
+    :mod:`refgc.results`). Ctrl-C returns what has finished. ``existence``: (low, high),
+    the candidates' initial existences are drawn from U(low, high). ``existence_scale``:
+    κ, L-BFGS-B works on κ·q (κ > 1: existences change more slowly than positions; see
+    :mod:`refgc.restart`). Returns a :class:`GCResult`.
     """
     if model is None:
         from .modelfile import load_model
@@ -102,11 +105,17 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
     _check_slab(slab, region, model.cutoff)
     if not (isinstance(restarts, (int, onp.integer)) and restarts >= 1):
         raise ValueError(f"restarts must be a positive integer, got {restarts!r}")
+    existence = tuple(float(v) for v in existence)
+    if not (len(existence) == 2 and 0.0 <= existence[0] <= existence[1] <= 1.0):
+        raise ValueError(f"existence must be (low, high) with 0 <= low <= high <= 1, got {existence}")
+    if not (onp.isfinite(existence_scale) and existence_scale > 0):
+        raise ValueError(f"existence_scale must be positive and finite, got {existence_scale}")
     fixed = fixed_mask(slab)
     template, E_slab = relaxed_template(model, slab, fixed)
     problem = Problem(
         model=model, template=template, mu=absolute, template_energy=E_slab, fixed=fixed, region=region,
-        candidates=tuple(s for s, n in sorted(candidates.items()) for _ in range(int(n))),
+        candidates=tuple(s for s, n in sorted(candidates.items()) for _ in range(int(n))), existence=existence,
+        existence_scale=float(existence_scale),
     )
     store = RunStore(output) if output is not None else None
     stored = store.load() if store is not None else {}

@@ -1,11 +1,16 @@
 r"""One restart of the grand canonical optimization (METHOD.md §5), a pure function.
 
 1. **Insert** candidates of each species at random in the region above the slab, no two
-   closer than ``min_distance``, with random existences q ~ U(0, 1).
+   closer than ``min_distance``, with random existences q ~ U(``existence``), by default
+   U(½, 1): measured on the default model, candidates that start below ½ mostly vanish
+   before they have found a site.
 2. **Fractional stage**: minimise ΔG(x, q) over positions and existences with scipy's
    L-BFGS-B, bounds q ∈ [0, 1], candidate heights inside the region, fixed atoms fixed
    (equal lower and upper bounds). Atoms that lower ΔG grow towards q = 1, the rest
-   go out of existence.
+   go out of existence. L-BFGS-B sees the existences as κ·q (``existence_scale``), a
+   diagonal preconditioner that changes the path, not the minima: with κ > 1 a step
+   moves q less than it moves positions, so a candidate finds its site before it
+   decides whether to exist (measured in ``benchmarks/bench_optimize.py``).
 3. **Discretise**: q ≥ ½ → 1, the rest are removed.
 4. **Relax** at q = 1: minimise ΔG over positions; the result is an ordinary structure
    whose ΔG is the usual ab initio thermodynamics surface free energy.
@@ -45,6 +50,8 @@ class Problem:
     max_steps: int = 1000
     skin: float = 0.5
     record_every: int = 1  # fractional-stage iterations between trajectory snapshots
+    existence: tuple = (0.5, 1.0)  # the candidates' initial q are drawn uniformly from this range
+    existence_scale: float = 10.0  # κ: L-BFGS-B's variables are κ·q (a preconditioner)
 
 
 @dataclass
@@ -77,9 +84,10 @@ class Objective:
         self.n_evaluations = 0
 
     def split(self, v, q_candidates=None):
+        """Positions (N, 3) and existences (N,) from the variables [x, κ·q_candidates]."""
         n = len(self.species)
         x = v[: 3 * n].reshape(n, 3)
-        qc = v[3 * n :] if q_candidates is None else q_candidates
+        qc = v[3 * n :] / self.p.existence_scale if q_candidates is None else q_candidates
         return x, onp.r_[onp.ones(self.n_t), qc]
 
     def __call__(self, v, q_candidates=None):
@@ -89,8 +97,9 @@ class Objective:
         E, dE_dx, dE_dq = self.p.model.evaluate(self.species, x, q, graph)
         self.n_evaluations += 1
         dG = E - self.p.template_energy - onp.dot(q[self.n_t :], self.mu)
-        g = dE_dx.ravel() if q_candidates is not None else onp.r_[dE_dx.ravel(), dE_dq[self.n_t :] - self.mu]
-        return dG, g
+        if q_candidates is not None:
+            return dG, dE_dx.ravel()
+        return dG, onp.r_[dE_dx.ravel(), (dE_dq[self.n_t :] - self.mu) / self.p.existence_scale]
 
 
 def insert(problem, rng):
@@ -111,7 +120,7 @@ def insert(problem, rng):
         )
     atoms = problem.template.copy()
     atoms += Atoms(list(problem.candidates), positions=points)
-    return atoms, rng.uniform(0, 1, len(problem.candidates))
+    return atoms, rng.uniform(*problem.existence, len(problem.candidates))
 
 
 def _mic_distance(a, b, cell):
@@ -165,8 +174,9 @@ def run_restart(problem, restart, seed):
             x, q = f.split(v)
             trajectory.append((x.copy(), q))
 
-    v0 = onp.r_[atoms.positions.ravel(), q_c]
-    bounds = _position_bounds(problem, atoms) + [(0.0, 1.0)] * len(q_c)
+    kappa = problem.existence_scale
+    v0 = onp.r_[atoms.positions.ravel(), kappa * q_c]
+    bounds = _position_bounds(problem, atoms) + [(0.0, kappa)] * len(q_c)
     options = dict(maxiter=problem.max_steps, gtol=problem.fmax_fractional)
     result = minimize(f, v0, jac=True, method="L-BFGS-B", bounds=bounds, callback=record, options=options)
     x, q = f.split(result.x)

@@ -95,9 +95,17 @@ def problem_key(problem, seed_entropy, restart):
                  sorted(problem.mu.items()), list(problem.candidates), list(problem.region),
                  problem.fixed.tolist(), [problem.min_distance, problem.fmax_fractional, problem.fmax_relax,
                                           problem.max_steps, problem.skin, problem.record_every],
-                 _model_fingerprint(problem.model), [str(seed_entropy), restart]):
+                 _model_fingerprint(problem.model), [str(seed_entropy), restart],
+                 *_options_beyond_the_first(problem)):
         h.update(json.dumps(part, default=str).encode())
     return "k" + h.hexdigest()[:16]  # a letter first: extended XYZ would read digits as a number
+
+
+def _options_beyond_the_first(problem):
+    """Problem options added after the first release, only where they differ from the
+    values that release used, so its outputs still resume under the same keys."""
+    return [[name, getattr(problem, name)] for name, first in (("existence", (0.0, 1.0)), ("existence_scale", 1.0))
+            if tuple(onp.atleast_1d(getattr(problem, name))) != tuple(onp.atleast_1d(first))]
 
 
 def _model_fingerprint(model):

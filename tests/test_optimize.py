@@ -67,16 +67,17 @@ def test_reported_gibbs_matches_an_independent_recomputation(toy, surface):
     assert [r.gibbs for r in result.runs] == sorted(r.gibbs for r in result.runs)
 
 
-def test_existence_stays_within_bounds_at_every_evaluation(toy, surface, monkeypatch):
+@pytest.mark.parametrize("kappa", [1.0, 10.0])
+def test_existence_stays_within_bounds_at_every_evaluation(toy, surface, monkeypatch, kappa):
     seen = []
     original = R.Objective.__call__
 
     def spy(self, v, q_candidates=None):
-        seen.append((v[3 * len(self.species):] if q_candidates is None else q_candidates).copy())
+        seen.append(self.split(v, q_candidates)[1][len(surface):].copy())
         return original(self, v, q_candidates)
 
     monkeypatch.setattr(R.Objective, "__call__", spy)
-    run(toy, surface, -1.0, restarts=2)
+    run(toy, surface, -1.0, restarts=2, existence_scale=kappa)
     q = np.concatenate(seen)
     assert q.size > 50 and q.min() >= 0.0 and q.max() <= 1.0
     assert np.any((q > 0.01) & (q < 0.99))  # the fractional stage really is fractional
@@ -97,6 +98,34 @@ def test_trajectory_records_the_fractional_stage(toy, surface):
     assert r.symbols[:9] == ["Cu"] * 9 and len(r.symbols) == 19
 
 
+def test_scaled_existence_gradient_against_finite_differences(toy, surface):
+    """L-BFGS-B's variables are [x, κ q]: the gradient it gets is ∂ΔG/∂(κ q) = (∂ΔG/∂q) / κ."""
+    from refgc.grandcanonical import relaxed_template
+
+    rng = np.random.default_rng(3)
+    template, E_slab = relaxed_template(toy, surface, np.ones(len(surface), bool))
+    for kappa in (1.0, 7.0):
+        problem = R.Problem(model=toy, template=template, mu={"O": -1.0}, candidates=("O",) * 4, region=(10.3, 12.5),
+                            template_energy=E_slab, fixed=np.ones(9, bool), existence_scale=kappa)
+        atoms, q_c = R.insert(problem, rng)
+        f = R.Objective(problem, atoms.get_chemical_symbols())
+        v = np.r_[atoms.positions.ravel(), kappa * q_c]
+        G, g = f(v)
+        assert G == pytest.approx(refgc.gibbs_free_energy(toy, atoms, np.r_[np.ones(9), q_c], {"O": -1.0}, n_template=9,
+                                                          template_energy=E_slab)[0], abs=1e-10)
+        h = 1e-6
+        for k in [3 * 9, 3 * 12 + 2, len(v) - 4, len(v) - 1]:  # a candidate's x and z, two existences
+            e = np.zeros_like(v)
+            e[k] = h
+            assert g[k] == pytest.approx((f(v + e)[0] - f(v - e)[0]) / (2 * h), rel=1e-6, abs=1e-8)
+
+
+def test_initial_existences_come_from_the_given_range(toy, surface):
+    default = run(toy, surface, -1.0, restarts=1).runs[0].trajectory[0][1][9:]
+    full = run(toy, surface, -1.0, restarts=1, existence=(0.0, 1.0)).runs[0].trajectory[0][1][9:]
+    assert np.all((default >= 0.5) & (default <= 1.0)) and full.min() < 0.5  # default U(½, 1)
+
+
 def test_schnet_model_runs(model):
     """The optimizer takes the SchNet as it takes the toy (a random model: smoke only)."""
     slab = fcc110("Cu", (2, 1, 3), a=3.61, vacuum=6.0)
@@ -115,6 +144,10 @@ def test_schnet_model_runs(model):
         (dict(region=(10.5, 19.0)), "no vacuum above the slab"),
         (dict(pbc=[True, False, False]), "periodic along x and y"),
         (dict(restarts=0), "restarts must be a positive integer"),
+        (dict(existence=(0.6, 0.4)), "existence must be"),
+        (dict(existence=(0.0, 1.5)), "existence must be"),
+        (dict(existence_scale=0.0), "existence_scale must be positive"),
+        (dict(existence_scale=float("nan")), "existence_scale must be positive"),
         (dict(constraint=True), "unsupported constraint FixCartesian"),
     ],
 )
@@ -215,6 +248,13 @@ def test_command_line(model, tmp_path, capsys):
     assert (tmp_path / "out" / "best.extxyz").exists() and len(list((tmp_path / "out").glob("restart-*.npz"))) == 2
     assert main([*argv[:3], "O", *argv[4:]]) == 2  # a malformed --mu is a clear error
     assert "SYMBOL=VALUE" in capsys.readouterr().err
+    options = ["--existence", "0.6", "0.9", "--existence-scale", "4", "--restarts", "1"]
+    assert main([*(str(tmp_path / "out2") if a == str(tmp_path / "out") else a for a in argv), *options]) == 0
+    with np.load(next((tmp_path / "out2").glob("restart-*.npz"))) as npz:
+        q0 = npz["trajectory_existence"][0, len(slab):]
+    assert np.all((q0 >= 0.6) & (q0 <= 0.9))
+    assert main([*argv, "--existence-scale", "-1"]) == 2
+    assert "existence_scale must be positive" in capsys.readouterr().err
 
 
 def test_phase_diagram_lines_and_stability(toy, surface, tmp_path):

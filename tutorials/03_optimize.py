@@ -23,10 +23,12 @@
 #
 # 1. **insert** candidates at random above the slab (by default one per 7 Å² for each
 #    species in `mu`: 8 Cu and 8 O on this cell), between 0.8 and 3.5 Å above its top
-#    atom, with random existences $q \sim U(0, 1)$;
+#    atom, with random existences $q \sim U(\tfrac12, 1)$;
 # 2. **fractional stage**: minimise $\Delta G$ over all positions and the candidates'
 #    existences with scipy's L-BFGS-B, the existences held in $[0, 1]$ by bounds and the
-#    candidates' heights in the insertion region. A candidate with
+#    candidates' heights in the insertion region. L-BFGS-B works on $10\,q$ rather than
+#    $q$, so that existences change more slowly than positions and a candidate finds its
+#    site before it decides whether to exist (`existence_scale`). A candidate with
 #    $\partial\Delta G/\partial q_i < 0$ grows, one with $\partial\Delta G/\partial q_i > 0$
 #    shrinks, and most end on a bound, at 0 or at 1;
 # 3. **discretise**: candidates with $q \ge \tfrac12$ become whole atoms, the rest are
