@@ -15,8 +15,8 @@ On the Cu(110) c(6×2) template, at each Δμ_O (Δμ_Cu = 0):
 Prints, per Δμ_O: the lowest ΔG found by either (the target), the fraction of refgc restarts
 that reach it (within 10 meV per cell), refgc's evaluations and seconds per restart, the
 evaluations each method needed to first reach the target, the baseline's best, and what
-refgc's best structure added with any pair closer than a bond (Cu–Cu 2.0, Cu–O 1.6,
-O–O 1.15 Å): the model's ΔG of such a structure is not to be trusted. Goals (issue 4):
+refgc's and the baseline's best structures added with any pair closer than a bond (Cu–Cu
+2.0, Cu–O 1.6, O–O 1.15 Å): the model's ΔG of such a structure is not to be trusted. Goals (issue 4):
 one restart ≤ 10 s on one core; ≥ 10× fewer evaluations than the baseline to reach the
 best structure.
 """
@@ -42,6 +42,11 @@ TOL = 0.010  # eV per cell: "reached the best"
 TOO_SHORT = {("Cu", "Cu"): 2.0, ("Cu", "O"): 1.6, ("O", "O"): 1.15}  # Å, as in tutorials 3 and 4
 
 
+def added(atoms, n_template):
+    symbols = atoms.get_chemical_symbols()[n_template:]
+    return " ".join(f"{s}{symbols.count(s)}" for s in sorted(set(symbols))) or "nothing"
+
+
 def short_contacts(atoms, n_template):
     """'O-O 0.94' for each element pair closer than TOO_SHORT that involves an added atom."""
     d = atoms.get_all_distances(mic=True)
@@ -57,19 +62,21 @@ def short_contacts(atoms, n_template):
 
 def baseline(model, relaxed, E_slab, fixed, mu_abs, budget, max_cu, max_o, seed):
     """Random fixed-composition insertions on the ``relaxed`` template + relaxation until
-    ``budget`` evaluations are spent. Returns [(evaluations so far, ΔG)] per relaxation."""
+    ``budget`` evaluations are spent. Returns [(evaluations so far, ΔG)] per relaxation and
+    the lowest structure."""
     rng = np.random.default_rng(seed)
     compositions = itertools.cycle(list(itertools.product(range(max_cu + 1), range(max_o + 1))))
-    spent, out = 0, []
+    spent, out, best = 0, [], (np.inf, None)
     while spent < budget:
         n_cu, n_o = next(compositions)
         atoms = random_insertion(relaxed, {"Cu": n_cu, "O": n_o}, rng)
         problem = Problem(model=model, template=relaxed, mu=mu_abs, candidates=tuple(atoms.get_chemical_symbols()[len(relaxed):]),
                           region=(0.0, 1.0), template_energy=E_slab, fixed=fixed)
-        _, gibbs, n = relax(problem, atoms)
+        structure, gibbs, n = relax(problem, atoms)
         spent += n
         out.append((spent, gibbs))
-    return out
+        best = min(best, (gibbs, structure), key=lambda b: b[0])
+    return out, best[1]
 
 
 def first_reaching(history, target):
@@ -101,7 +108,7 @@ def main():
           f"baseline with {args.budget_factor:g}x refgc's evaluations; initial q ~ U({args.existence[0]:g}, {args.existence[1]:g}), κ = {args.existence_scale:g}")
     print(f"{'Δμ_O':>6} {'best ΔG':>9} {'found by':>9} {'s/restart':>10} {'evals/restart':>14} "
           f"{'refgc evals to best':>20} {'baseline evals to best':>23} {'baseline best':>14} {'ratio':>6}  "
-          f"{'refgc best: added, too-short pairs (Å)'}")
+          f"{'refgc best: added, too-short pairs (Å)':<40} baseline best: same")
     for dmu in args.dmu:
         mu = {"O": dmu, "Cu": 0.0}
         t0 = time.perf_counter()
@@ -111,7 +118,7 @@ def main():
         seconds = (time.perf_counter() - t0) / args.restarts
         runs = sorted(result.runs, key=lambda r: r.restart)
         budget = sum(r.n_evaluations for r in runs)
-        history = baseline(model, relaxed, E_slab, fixed, refgc.chemical_potentials(model, mu), args.budget_factor * budget,
+        history, baseline_best = baseline(model, relaxed, E_slab, fixed, refgc.chemical_potentials(model, mu), args.budget_factor * budget,
                            args.max_cu, args.max_o, args.seed)
         target = min(result.gibbs, min(g for _, g in history))
         found = sum(r.gibbs <= target + TOL for r in runs)
@@ -120,7 +127,8 @@ def main():
         ratio = f"{theirs / ours:.1f}" if ours and theirs else ("inf" if ours else "-")
         print(f"{dmu:6.2f} {target:9.3f} {found:>4d}/{len(runs):<4d} {seconds:10.1f} {budget / len(runs):14.0f} "
               f"{ours if ours else 'never':>20} {theirs if theirs else 'never':>23} {min(g for _, g in history):14.3f} {ratio:>6}  "
-              f"{' '.join(f'{k}{v}' for k, v in result.composition.items())}, {short_contacts(result.best, len(template))}")
+              f"{added(result.best, len(template)) + ', ' + short_contacts(result.best, len(template)):<40} "
+              f"{added(baseline_best, len(template))}, {short_contacts(baseline_best, len(template))}")
 
 
 if __name__ == "__main__":

@@ -104,6 +104,7 @@ def main(argv=None):
     ap.add_argument("--n-bulk", type=int, default=80)
     ap.add_argument("--relax-steps", type=int, default=80)
     ap.add_argument("--relax-every", type=int, default=20)
+    ap.add_argument("--max-tasks", type=int, help="run only the first N tasks of the plan (a balanced prefix)")
     ap.add_argument("--skip-references", action="store_true",
                     help="do not (re)compute references.json")
     args = ap.parse_args(argv)
@@ -136,6 +137,7 @@ def main(argv=None):
         template, seed=args.seed, n_insertion=args.n_insertion, n_relax=args.n_relax,
         n_template=args.n_template, n_o2=args.n_o2, n_bulk=args.n_bulk,
         relax_steps=args.relax_steps, relax_every=args.relax_every, bulk_a=args.a)
+    plan = plan[: args.max_tasks] if args.max_tasks is not None else plan
 
     def checkpoint(path):
         xz = datagen.compress_xz(path)
