@@ -157,6 +157,18 @@ class SerialExecutor(Executor):
         return future
 
 
+def single_threaded():
+    """Limit this process's BLAS/OpenMP to one thread: the default pool's worker initializer.
+
+    A restart multiplies small matrices, so threads do not help it, and one worker per core
+    each starting a BLAS thread per core oversubscribes the machine: measured here with the
+    other core busy, the README's main job took 559 s instead of 46 s. Call it in your own
+    workers (e.g. ``ProcessPoolExecutor(initializer=refgc.grandcanonical.single_threaded)``)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
 def _run_all(problem, todo, executor, finished):
     """Run the restarts ``todo`` = [(index, seed)]; on Ctrl-C return those that finished."""
     own = executor is None
@@ -164,7 +176,8 @@ def _run_all(problem, todo, executor, finished):
         executor = executor.get_executor(pure=False)
     if own:
         cores = os.cpu_count() or 1
-        executor = ProcessPoolExecutor(min(len(todo), cores)) if len(todo) > 1 and cores > 1 else SerialExecutor()
+        executor = (ProcessPoolExecutor(min(len(todo), cores), initializer=single_threaded)
+                    if len(todo) > 1 and cores > 1 else SerialExecutor())
     futures, runs, reported = [], [], set()
 
     def harvest(done):

@@ -310,6 +310,36 @@ def test_default_executor_is_a_process_pool_with_the_same_result(toy, surface):
     _same(serial, pooled)
 
 
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return [pool["num_threads"] for pool in threadpool_info()]
+
+
+def test_default_pool_workers_run_one_blas_thread(toy, surface, monkeypatch):
+    """Without it, 2 workers × 2 BLAS threads made the main job 12x slower on a busy machine."""
+    import concurrent.futures
+    import os
+
+    import refgc.grandcanonical as G
+
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("the default executor is serial on one core")
+    made = []
+
+    class Spy(concurrent.futures.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(G, "ProcessPoolExecutor", Spy)
+    run(toy, surface, -1.0, restarts=2, executor=None)
+    assert len(made) == 1
+    with concurrent.futures.ProcessPoolExecutor(2, initializer=G.single_threaded) as pool:
+        assert all(n == 1 for n in pool.submit(_blas_threads).result())
+    assert made[0]._initializer is G.single_threaded
+
+
 def test_frames_for_active_learning(toy, surface, tmp_path):
     from ase.calculators.emt import EMT
 
