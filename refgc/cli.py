@@ -167,7 +167,7 @@ def parser():
     o.add_argument("--out", default="refgc-optimize", help="folder (or .db file) for the results; rerun to resume")
     o.add_argument("--model", help="model file (default: the shipped model)")
     o.add_argument("--existence", type=float, nargs=2, metavar=("LOW", "HIGH"),
-                   help="initial existences of the candidates ~ U(LOW, HIGH) (default 0 1)")
+                   help="initial existences of the candidates ~ U(LOW, HIGH) (default: refgc.optimize's, 0.5 1)")
     o.add_argument("--existence-scale", type=float, metavar="K",
                    help="L-BFGS-B works on K·q (default: refgc.optimize's)")
     o.add_argument("--serial", action="store_true", help="run the restarts in this process")

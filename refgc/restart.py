@@ -10,7 +10,7 @@ r"""One restart of the grand canonical optimization (METHOD.md §5), a pure func
    go out of existence. L-BFGS-B sees the existences as κ·q (``existence_scale``), a
    diagonal preconditioner that changes the path, not the minima: with κ > 1 a step
    moves q less than it moves positions, so a candidate finds its site before it
-   decides whether to exist (measured in ``benchmarks/bench_optimize.py``).
+   decides whether to exist (measured in ``benchmarks/scan_existence.py``).
 3. **Discretise**: q ≥ ½ → 1, the rest are removed.
 4. **Relax** at q = 1: minimise ΔG over positions; the result is an ordinary structure
    whose ΔG is the usual ab initio thermodynamics surface free energy.

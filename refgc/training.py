@@ -16,9 +16,10 @@ force component, so the network starts from the right energy scale and learns on
 residual. Adam with a reduce-on-plateau learning rate, early stopping on the validation
 loss, the best parameters kept. With ``ema_decay`` > 0 an exponential moving average of
 the parameters after every step is what is validated and kept: Adam's last iterate jumps
-around the minimum, the average sits nearer its centre. Validation frames are chosen by whole trajectories
-(``info["task_id"]``) where frames carry one, so near-duplicates do not leak across the
-split. Deterministic for a given seed; resumable from a checkpoint after an interruption.
+around the minimum, the average sits nearer its centre. Validation frames are chosen by
+whole trajectories (``info["task_id"]``) where frames carry one, so near-duplicates do not
+leak across the split. Deterministic for a given seed; resumable from a checkpoint after an
+interruption.
 """
 
 import hashlib
