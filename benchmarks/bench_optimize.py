@@ -35,13 +35,13 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 import refgc  # noqa: E402
+from refgc.contacts import short_contacts  # noqa: E402
 from refgc.datagen import random_insertion  # noqa: E402
 from refgc.grandcanonical import SerialExecutor, fixed_mask, relaxed_template  # noqa: E402
 from refgc.restart import Problem, relax  # noqa: E402
 from refgc.surface import cu110_c6x2_template  # noqa: E402
 
 TOL = 0.010  # eV per cell: "reached the best"
-TOO_SHORT = {("Cu", "Cu"): 2.0, ("Cu", "O"): 1.6, ("O", "O"): 1.15}  # Å, as in tutorials 3 and 4
 
 
 def added(atoms, n_template):
@@ -49,16 +49,9 @@ def added(atoms, n_template):
     return " ".join(f"{s}{symbols.count(s)}" for s in sorted(set(symbols))) or "nothing"
 
 
-def short_contacts(atoms, n_template):
-    """'O-O 0.94' for each element pair closer than TOO_SHORT that involves an added atom."""
-    d = atoms.get_all_distances(mic=True)
-    symbols = atoms.get_chemical_symbols()
-    found = {}
-    for i in range(n_template, len(atoms)):
-        for j in range(len(atoms)):
-            pair = tuple(sorted((symbols[i], symbols[j])))
-            if j != i and d[i, j] < TOO_SHORT[pair]:
-                found[pair] = min(d[i, j], found.get(pair, np.inf))
+def contacts_text(atoms, n_template):
+    """'O-O 0.94' for each element pair closer than a bond (refgc.contacts) with an added atom."""
+    found = short_contacts(atoms, n_template)
     return " ".join(f"{a}-{b} {v:.2f}" for (a, b), v in sorted(found.items())) or "none"
 
 
@@ -76,7 +69,7 @@ def baseline(model, relaxed, E_slab, fixed, mu_abs, budget, max_cu, max_o, seed)
                           region=(0.0, 1.0), template_energy=E_slab, fixed=fixed)
         structure, gibbs, n = relax(problem, atoms)
         spent += n
-        out.append((spent, gibbs, short_contacts(structure, len(relaxed)) == "none"))
+        out.append((spent, gibbs, not short_contacts(structure, len(relaxed))))
         best = min(best, (gibbs, structure), key=lambda b: b[0])
     return out, best[1]
 
@@ -129,8 +122,8 @@ def main():
         ours, theirs = first_reaching(refgc_history, target), first_reaching(history, target)
         ratio = f"{theirs / ours:.1f}" if ours and theirs else ("inf" if ours else "-")
         # the same with structures that have a too-short pair left out (their ΔG is the model's error)
-        physical = [(n, r.gibbs if short_contacts(r.structure, len(template)) == "none" else np.inf)
-                    for n, r in zip(np.cumsum([r.n_evaluations for r in runs]), runs)]
+        physical = [(n, np.inf if short_contacts(r.structure, len(template)) else g)
+                    for (n, g), r in zip(refgc_history, runs)]
         physical_history = [(n, g) for n, g, ok in history if ok]
         ours_p_best = min(g for _, g in physical)
         theirs_p_best = min((g for _, g in physical_history), default=np.inf)
@@ -140,8 +133,8 @@ def main():
         print(f"{dmu:6.2f} {target:9.3f} {found:>4d}/{len(runs):<4d} {seconds:10.1f} {budget / len(runs):14.0f} "
               f"{ours if ours else 'never':>20} {theirs if theirs else 'never':>23} {min(g for _, g, _ in history):14.3f} {ratio:>6}  "
               f"{ours_p_best:21.3f} {theirs_p_best:9.3f} {ratio_p:>6}  "
-              f"{added(result.best, len(template)) + ', ' + short_contacts(result.best, len(template)):<40} "
-              f"{added(baseline_best, len(template))}, {short_contacts(baseline_best, len(template))}")
+              f"{added(result.best, len(template)) + ', ' + contacts_text(result.best, len(template)):<40} "
+              f"{added(baseline_best, len(template))}, {contacts_text(baseline_best, len(template))}")
 
 
 if __name__ == "__main__":

@@ -62,6 +62,7 @@ from ase import Atoms  # noqa: E402
 from ase.neighborlist import neighbor_list  # noqa: E402
 
 import refgc  # noqa: E402
+from refgc.contacts import TOO_SHORT  # noqa: E402  (Å: shorter than any Cu–Cu, Cu–O, O–O bond)
 from refgc.surface import cu110_c6x2_template, surface_area, top_layer_z  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()))
@@ -222,7 +223,6 @@ print(f"fractional stage: ΔG from {G_path[0]:+.2f} to {G_path[-1]:+.3f} eV in {
 # SevenNet-0 itself.
 
 # %%
-TOO_SHORT = {("Cu", "Cu"): 2.0, ("Cu", "O"): 1.6, ("O", "O"): 1.15}  # Å, with some slack
 for rank, r in enumerate(result.runs, 1):
     i, j, d = neighbor_list("ijd", r.structure, 3.0)
     names = np.array(r.structure.get_chemical_symbols())

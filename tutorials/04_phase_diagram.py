@@ -47,10 +47,10 @@ import matplotlib
 matplotlib.use(os.environ.get("MPLBACKEND", "Agg"))
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from ase.neighborlist import neighbor_list  # noqa: E402
 from ase.optimize import BFGS  # noqa: E402
 
 import refgc  # noqa: E402
+from refgc.contacts import short_contacts  # noqa: E402
 from refgc.surface import cu110_c6x2_template  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()))
@@ -100,19 +100,10 @@ for dmu, result in zip(diagram.dmu_values, diagram.results):
 # and the structure is not physical, whatever its $\Delta G$.
 
 # %%
-TOO_SHORT = {("Cu", "Cu"): 2.0, ("Cu", "O"): 1.6, ("O", "O"): 1.15}  # Å
-
-
 def too_short(atoms):
-    """'Cu–Cu 1.04 Å, ...' for each element pair closer than TOO_SHORT involving an added atom; '' if none."""
-    i, j, d = neighbor_list("ijd", atoms, max(TOO_SHORT.values()))
-    symbols = np.array(atoms.get_chemical_symbols())
-    shortest = {}
-    for a, b, dist in zip(i, j, d):
-        pair = tuple(sorted((symbols[a], symbols[b])))
-        if (a >= n_t or b >= n_t) and dist < TOO_SHORT[pair]:
-            shortest[pair] = min(dist, shortest.get(pair, np.inf))
-    return ", ".join(f"{p[0]}–{p[1]} {d:.2f} Å" for p, d in sorted(shortest.items()))
+    """'Cu–Cu 1.04 Å, ...' for each element pair closer than refgc.contacts.TOO_SHORT
+    involving an added atom; '' if none."""
+    return ", ".join(f"{p[0]}–{p[1]} {d:.2f} Å" for p, d in sorted(short_contacts(atoms, n_t).items()))
 
 
 structures = diagram.structures()  # [(Δμ generated at, run)], distinct across every Δμ

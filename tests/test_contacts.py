@@ -1,0 +1,34 @@
+"""The physical-structure check: pairs closer than any bond they form."""
+
+import pytest
+from ase import Atoms
+
+from refgc.contacts import TOO_SHORT, short_contacts
+
+
+def slab_with(*added):
+    """Two Cu 1.8 Å apart (a template pair, too short but not counted) + added atoms, periodic in x."""
+    atoms = Atoms("Cu2", positions=[[0.0, 0.0, 0.0], [1.8, 0.0, 0.0]], cell=[10.0, 10.0, 10.0], pbc=[True, True, False])
+    for symbol, position in added:
+        atoms += Atoms(symbol, positions=[position])
+    return atoms
+
+
+def test_only_pairs_with_an_added_atom_count():
+    assert short_contacts(slab_with(), n_template=2) == {}
+    assert short_contacts(slab_with(), n_template=0) == {("Cu", "Cu"): pytest.approx(1.8)}
+
+
+def test_shortest_distance_per_pair_across_periodic_images():
+    atoms = slab_with(("O", [0.0, 0.0, 1.5]), ("O", [9.6, 0.0, 1.5]), ("O", [5.0, 5.0, 3.0]))
+    found = short_contacts(atoms, n_template=2)
+    assert found[("O", "O")] == pytest.approx(0.4)  # through the x boundary
+    assert found[("Cu", "O")] == pytest.approx(1.5)
+    assert set(found) == {("Cu", "O"), ("O", "O")}
+    assert short_contacts(slab_with(("O", [5.0, 5.0, 3.0])), n_template=2) == {}
+    assert TOO_SHORT[("Cu", "O")] > 1.5
+
+
+def test_a_pair_without_a_length_is_named():
+    with pytest.raises(ValueError, match="Cu–H"):
+        short_contacts(slab_with(("H", [0.0, 0.0, 1.0])), n_template=2)
