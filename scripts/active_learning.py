@@ -22,12 +22,7 @@ import refgc
 from refgc import datagen
 from refgc.grandcanonical import SerialExecutor
 from refgc.surface import cu110_c6x2_template
-
-
-def sevennet():
-    from sevenn.calculator import SevenNetCalculator
-
-    return SevenNetCalculator("7net-0", device="cpu")
+from make_default_data import sevennet_factory  # scripts/: the labeller of the training data
 
 
 def main(argv=None):
@@ -60,7 +55,7 @@ def main(argv=None):
                                     executor=SerialExecutor(),
                                     output=os.path.join(args.runs, f"{tag}_seed{seed}_dmu_O_{dmu:+.2f}"))
             frames += datagen.frames_from_runs(result.runs, args.snapshots, tag=f"{tag}/dmu{dmu:+.2f}")
-        stats = datagen.label(frames, sevennet, out, workers=args.workers)
+        stats = datagen.label(frames, sevennet_factory, out, workers=args.workers)
         print(f"labelled {stats['frames']} new frames into {out}; {datagen.compress_xz(out)}")
     print("retrain with:\n  refgc train data/default/train.extxyz.xz " + args.out + ".xz --test data/default/test.extxyz.xz "
           "--references data/default/references.json --out MODEL.npz (the options of scripts/make_default_model.sh)")
