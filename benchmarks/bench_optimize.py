@@ -91,9 +91,10 @@ def main():
     ap.add_argument("--max-o", type=int, default=6)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--budget-factor", type=float, default=1.0, help="baseline evaluations / refgc's")
-    ap.add_argument("--existence", type=float, nargs=2, default=[0.5, 1.0], metavar=("LOW", "HIGH"),
-                    help="range of the candidates' random initial existences (default 0.5 1)")
-    ap.add_argument("--existence-scale", type=float, default=10.0, help="κ: L-BFGS-B works on κ·q (default 10)")
+    ap.add_argument("--existence", type=float, nargs=2, default=list(Problem.existence), metavar=("LOW", "HIGH"),
+                    help=f"range of the candidates' random initial existences (default {Problem.existence})")
+    ap.add_argument("--existence-scale", type=float, default=Problem.existence_scale,
+                    help=f"κ: L-BFGS-B works on κ·q (default {Problem.existence_scale:g})")
     args = ap.parse_args()
     model = refgc.load_model(args.model)
     template = cu110_c6x2_template()

@@ -73,7 +73,8 @@ def relaxed_template(model, slab, fixed):
 
 
 def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, seed=None,
-             executor=None, progress=True, output=None, existence=(0.5, 1.0), existence_scale=10.0):
+             executor=None, progress=True, output=None, existence=Problem.existence,
+             existence_scale=Problem.existence_scale):
     """Grow the atoms that stabilise ``slab`` at chemical potentials ``mu``.
 
     ``mu``: {symbol: Δμ in eV} relative to the model's references (Δμ = 0 for species not
