@@ -75,6 +75,6 @@ refgc train data/default/train.extxyz.xz data/default/train2.extxyz.xz --referen
     --init data/default/stage5.npz --max-epochs 0 \
     --energy-weight 1000 --learning-rate 1e-4 --ema-decay 0.998 --batch-size 8 --seed 0
 python scripts/evaluate_default_model.py --store
-# Next data (labelled 2026-11-24, not trained on yet): the seed-3 plan, 409 of its 760 tasks so far,
-# 1,115 frames (two workers, about 50 frames/min); rerunning resumes from train3.extxyz.xz.
+# More data from a third independent plan (seed 3): all 760 tasks, 2,074 frames (two workers,
+# about 50 frames/min, 42 min in all); rerunning resumes from train3.extxyz.xz.
 python scripts/make_default_data.py --seed 3 --out data/default/train3.extxyz --skip-references --workers 2
