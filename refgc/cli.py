@@ -26,14 +26,43 @@ from .training import TrainSettings, drop_large_forces, metrics, read_frames, tr
 ARCHITECTURE = {"cutoff": 6.0, "features": 64, "filters": None, "rbf": 20, "interactions": 3}  # defaults
 
 
+def _split_validation_from(args):
+    """(training, validation) frames when the validation split comes from one DATA file only:
+    when fine-tuning on appended data, the older files were trained on by the --init model
+    and would make the validation loss measure forgetting, not generalisation."""
+    from .training import split
+
+    if args.validation_from not in args.data:
+        raise ValueError(f"--validation-from {args.validation_from} is not one of the DATA files {args.data}")
+    fraction = args.validation_fraction if args.validation_fraction is not None else TrainSettings.validation_fraction
+    seed = args.seed if args.seed is not None else TrainSettings.seed
+    training, validation = [], []
+    for path in args.data:
+        frames = read_frames(path)
+        if path == args.validation_from:
+            keep, val = split(frames, fraction, seed)
+            if not keep or not val:
+                raise ValueError(f"--validation-from {path}: a fraction of {fraction} of its {len(frames)} frames "
+                                 "leaves nothing to train on or to validate with")
+            validation += [frames[k] for k in val]
+            frames = [frames[k] for k in keep]
+        training += frames
+    return training, validation
+
+
 def _train(args):
-    frames, dropped = read_frames(*args.data), []
+    frames, dropped, validation = read_frames(*args.data), [], None
+    if args.validation and args.validation_from:
+        raise ValueError("give --validation or --validation-from, not both")
+    if args.validation_from:
+        frames, validation = _split_validation_from(args)
     if args.max_force is not None:
         frames, dropped = drop_large_forces(frames, args.max_force)
         for atoms in dropped:
             print(f"left out frame {atoms.info.get('frame_id', '?')}: a force component of "
                   f"{abs(atoms.get_forces()).max():.1f} eV/Å > --max-force {args.max_force}")
-    validation = read_frames(args.validation) if args.validation else None
+    if args.validation:
+        validation = read_frames(args.validation)
     architecture = {k: getattr(args, k) for k in ARCHITECTURE if getattr(args, k) is not None}
     init = None
     if args.init:
@@ -55,6 +84,8 @@ def _train(args):
     settings = TrainSettings(**{f.name: getattr(args, f.name) for f in fields(TrainSettings) if getattr(args, f.name, None) is not None})
     mu_ref = dict(init.mu_ref) if init is not None else {}
     provenance = {"data": [str(p) for p in args.data], "n_frames": len(frames), "refgc_version": __version__}
+    if args.validation_from:
+        provenance["validation_from"] = str(args.validation_from)
     if args.max_force is not None:
         provenance |= {"max_force": args.max_force, "n_left_out": len(dropped)}
     if init is not None:
@@ -189,6 +220,9 @@ def parser():
     t.add_argument("data", nargs="+", help="extended XYZ files with energies and forces (.xz/.gz allowed)")
     t.add_argument("--out", required=True, help="model file to write (.npz)")
     t.add_argument("--validation", help="frames for early stopping (default: a split of DATA by trajectory)")
+    t.add_argument("--validation-from", metavar="FILE",
+                   help="draw the validation split (--validation-fraction, by trajectory) from this DATA file "
+                        "only; for fine-tuning on appended data")
     t.add_argument("--test", help="held-out frames, never trained on: their errors are printed and stored")
     t.add_argument("--references", help="JSON with {'mu_ref': {symbol: eV}, ...} to store in the model")
     t.add_argument("--checkpoint", help="checkpoint file, written every epoch; training resumes from it")

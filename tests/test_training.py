@@ -228,3 +228,26 @@ def test_with_prior_changes_only_the_prior():
     assert stiff.params is model.params and stiff.mu_ref == model.mu_ref
     assert model.with_prior(radius_scale=0.75).config.prior_strength == CONFIG.prior_strength
     assert model.with_prior().config == CONFIG
+
+
+def test_command_line_validation_from_one_data_file(frames, tmp_path, capsys):
+    """--validation-from FILE validates on a split of FILE alone and trains on everything else."""
+    from ase.io import write
+
+    from refgc.cli import main
+
+    old, new = tmp_path / "old.extxyz", tmp_path / "new.extxyz"
+    write(old, frames[:12], format="extxyz")
+    write(new, frames[12:], format="extxyz")
+    small = ["--cutoff", "4", "--features", "8", "--rbf", "6", "--interactions", "1", "--max-epochs", "1"]
+    out = tmp_path / "m.npz"
+    argv = ["train", str(old), str(new), "--out", str(out), *small, "--validation-fraction", "0.5"]
+    assert main([*argv, "--validation-from", str(new)]) == 0
+    assert f"training on {12 + len(frames[12:]) // 2} frames, validating on {len(frames[12:]) // 2}" in capsys.readouterr().out
+    model = refgc.load_model(out)
+    assert model.provenance["validation_from"] == str(new)
+    assert model.provenance["training"]["validation"]["n_frames"] == len(frames[12:]) // 2
+    assert main([*argv, "--validation-from", str(tmp_path / "other.extxyz")]) == 2
+    assert "is not one of the DATA files" in capsys.readouterr().err
+    assert main([*argv, "--validation-from", str(new), "--validation", str(old)]) == 2
+    assert "not both" in capsys.readouterr().err
