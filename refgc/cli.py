@@ -51,11 +51,13 @@ def _split_validation_from(args):
 
 
 def _train(args):
-    frames, dropped, validation = read_frames(*args.data), [], None
     if args.validation and args.validation_from:
         raise ValueError("give --validation or --validation-from, not both")
     if args.validation_from:
         frames, validation = _split_validation_from(args)
+    else:
+        frames, validation = read_frames(*args.data), None
+    dropped = []
     if args.max_force is not None:
         frames, dropped = drop_large_forces(frames, args.max_force)
         for atoms in dropped:

@@ -107,12 +107,30 @@ def check_frames(frames, species):
 
 
 def read_frames(*paths):
-    """All frames of one or more extended XYZ files (``.xz``/``.gz`` compressed too)."""
+    """All frames of one or more extended XYZ files (``.xz``/``.gz``/``.bz2`` compressed too).
+
+    A compressed file is decompressed into memory first: ASE's reader seeks back to each
+    frame, and every backward seek in a compressed stream decompresses it again from the
+    start (quadratic: 7 minutes for 5,000 frames instead of 30 s)."""
+    import bz2
+    import gzip
+    import io
+    import lzma
+
     from ase.io import read
 
+    openers = {".xz": lzma.open, ".gz": gzip.open, ".bz2": bz2.open}
     frames = []
-    for path in paths:
-        frames += read(str(path), index=":")
+    for path in map(str, paths):
+        opener = openers.get(Path(path).suffix)
+        if opener is None:
+            frames += read(path, index=":")
+            continue
+        stem = Path(path).stem
+        if not stem.endswith((".xyz", ".extxyz")):
+            raise ValueError(f"{path}: expected an extended XYZ file (name.extxyz{Path(path).suffix})")
+        with opener(path, "rt") as f:
+            frames += read(io.StringIO(f.read()), index=":", format="extxyz")
     return frames
 
 

@@ -251,3 +251,30 @@ def test_command_line_validation_from_one_data_file(frames, tmp_path, capsys):
     assert "is not one of the DATA files" in capsys.readouterr().err
     assert main([*argv, "--validation-from", str(new), "--validation", str(old)]) == 2
     assert "not both" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix", [".xz", ".gz", ".bz2"])
+def test_read_frames_reads_compressed_files_whole(frames, tmp_path, suffix):
+    """Compressed extended XYZ gives the same frames (labels, info) as the plain file."""
+    import bz2
+    import gzip
+    import lzma
+
+    from ase.io import write
+
+    plain = tmp_path / "data.extxyz"
+    write(plain, frames, format="extxyz")
+    packed = tmp_path / f"data.extxyz{suffix}"
+    opener = {".xz": lzma.open, ".gz": gzip.open, ".bz2": bz2.open}[suffix]
+    with opener(packed, "wb") as f:
+        f.write(plain.read_bytes())
+    got, want = T.read_frames(packed), T.read_frames(plain)
+    assert len(got) == len(want) == len(frames)
+    for a, b in zip(got, want):
+        assert np.array_equal(a.positions, b.positions) and np.array_equal(a.get_forces(), b.get_forces())
+        assert a.get_potential_energy() == b.get_potential_energy() and a.info == b.info
+    assert len(T.read_frames(plain, packed)) == 2 * len(frames)
+    bad = tmp_path / f"data{suffix}"
+    bad.write_bytes(packed.read_bytes())
+    with pytest.raises(ValueError, match="expected an extended XYZ file"):
+        T.read_frames(bad)
