@@ -66,14 +66,21 @@ def _train(args):
     if args.validation:
         validation = read_frames(args.validation)
     architecture = {k: getattr(args, k) for k in ARCHITECTURE if getattr(args, k) is not None}
-    init = None
+    init, grow = None, None
     if args.init:
         from .modelfile import load_model
 
+        grow = architecture.pop("interactions", None)
         if architecture or args.species:
             given = ", ".join("--" + k for k in architecture) or "--species"
             raise ValueError(f"--init uses the architecture of {args.init}; drop {given}")
         init = load_model(args.init)
+        init_blocks = init.config.n_interactions
+        if grow is not None and grow != init.config.n_interactions:
+            if grow < init.config.n_interactions:
+                raise ValueError(f"--interactions {grow}: {args.init} has {init.config.n_interactions} blocks, "
+                                 "and fine-tuning can only add blocks")
+            init = init.with_interactions(grow, seed=args.seed if args.seed is not None else TrainSettings.seed)
     prior = {k: getattr(args, k) for k in ("prior_strength", "prior_radius_scale") if getattr(args, k) is not None}
     if init is not None:  # fine-tuning may change the prior, which has no trained parameters
         init = init.with_prior(args.prior_strength, args.prior_radius_scale)
@@ -92,6 +99,8 @@ def _train(args):
         provenance |= {"max_force": args.max_force, "n_left_out": len(dropped)}
     if init is not None:
         provenance["fine_tuned_from"] = {"file": str(args.init), "provenance": init.provenance}
+        if grow is not None and grow != init_blocks:
+            provenance["fine_tuned_from"]["grown_from_interactions"] = init_blocks
     if args.references:
         with open(args.references) as f:
             refs = json.load(f)

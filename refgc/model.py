@@ -166,6 +166,22 @@ class Model:
         changes = {k: v for k, v in (("prior_strength", strength), ("prior_radius_scale", radius_scale)) if v is not None}
         return Model(replace(self.config, **changes), self.params, self.mu_ref, self.provenance)
 
+    def with_interactions(self, n, seed=0):
+        """The same model grown to ``n`` interaction blocks, for fine-tuning with more capacity.
+
+        The new blocks come after the old ones with fresh parameters (as :func:`init_model`)
+        except their last layer, ``f2out.1``, which is zero: a block adds its output to the
+        features, so the grown model computes exactly what this one does until training
+        moves it."""
+        if n < self.config.n_interactions:
+            raise ValueError(f"cannot shrink a model from {self.config.n_interactions} to {n} interaction blocks")
+        grown = init_model(replace(self.config, n_interactions=n), seed=seed)
+        params = {**grown.params, **self.params}
+        for t in range(self.config.n_interactions, n):
+            for name in ("weight", "bias"):
+                params[f"interactions.{t}.f2out.1.{name}"] = onp.zeros_like(grown.params[f"interactions.{t}.f2out.1.{name}"])
+        return Model(grown.config, params, self.mu_ref, self.provenance)
+
     def evaluate(self, species, positions, q, graph, gradients=True, method="backward", dtype="float64"):
         """E, or (E, ∂E/∂x, ∂E/∂q): the energy-model interface of refgc.
 

@@ -230,6 +230,42 @@ def test_with_prior_changes_only_the_prior():
     assert model.with_prior().config == CONFIG
 
 
+def test_with_interactions_grows_a_model_that_computes_the_same(frames, tmp_path):
+    """Added blocks start with a zero last layer: the same energy and forces (both backward
+    paths) until training moves them; then the new block changes and the loss falls."""
+    from ase.io import write
+
+    from refgc.cli import main
+
+    model = T.train(frames, CONFIG, settings=T.TrainSettings(max_epochs=2, batch_size=6), log=None)
+    grown = model.with_interactions(3)
+    assert grown.config.n_interactions == 3 and grown.mu_ref == model.mu_ref
+    from refgc.graph import build_graph
+    from refgc.system import system_from_atoms
+
+    s = system_from_atoms(model.species, frames[5], np.linspace(0.2, 1.0, len(frames[5])))
+    g = build_graph(s.positions, s.cell, s.pbc, model.cutoff)
+    for method in ("backward", "autograd"):
+        a, b = (m.evaluate(s.species, s.positions, s.q, g, method=method) for m in (model, grown))
+        assert a[0] == pytest.approx(b[0], rel=1e-12)
+        assert np.allclose(a[1], b[1], rtol=1e-12, atol=1e-14) and np.allclose(a[2], b[2], rtol=1e-12, atol=1e-14)
+    assert not np.any(grown.params["interactions.2.f2out.1.weight"])
+    assert np.any(grown.params["interactions.2.filter.0.weight"])
+    tuned = T.train(frames, grown.config, settings=T.TrainSettings(max_epochs=1, batch_size=6), init=grown, log=None)
+    assert np.any(tuned.params["interactions.2.f2out.1.weight"])
+    with pytest.raises(ValueError, match="cannot shrink"):
+        grown.with_interactions(2)
+    # on the command line: --init with a larger --interactions grows; a smaller one is refused
+    data, base, out = tmp_path / "data.extxyz", tmp_path / "base.npz", tmp_path / "grown.npz"
+    write(data, frames, format="extxyz")
+    refgc.save_model(model, base)
+    assert main(["train", str(data), "--out", str(out), "--init", str(base), "--interactions", "3", "--max-epochs", "1"]) == 0
+    saved = refgc.load_model(out)
+    assert saved.config.n_interactions == 3 and saved.provenance["fine_tuned_from"]["grown_from_interactions"] == 2
+    assert main(["train", str(data), "--out", str(out), "--init", str(base), "--interactions", "1"]) == 2
+    assert main(["train", str(data), "--out", str(out), "--init", str(base), "--features", "16"]) == 2
+
+
 def test_command_line_validation_from_one_data_file(frames, tmp_path, capsys):
     """--validation-from FILE validates on a split of FILE alone and trains on everything else."""
     from ase.io import write
