@@ -32,14 +32,15 @@ def _split_validation_from(args):
     and would make the validation loss measure forgetting, not generalisation."""
     from .training import split
 
-    if args.validation_from not in args.data:
+    same = [path for path in args.data if Path(path).resolve() == Path(args.validation_from).resolve()]
+    if not same:
         raise ValueError(f"--validation-from {args.validation_from} is not one of the DATA files {args.data}")
     fraction = args.validation_fraction if args.validation_fraction is not None else TrainSettings.validation_fraction
     seed = args.seed if args.seed is not None else TrainSettings.seed
     training, validation = [], []
     for path in args.data:
         frames = read_frames(path)
-        if path == args.validation_from:
+        if path in same:
             keep, val = split(frames, fraction, seed)
             if not keep or not val:
                 raise ValueError(f"--validation-from {path}: a fraction of {fraction} of its {len(frames)} frames "
@@ -76,9 +77,9 @@ def _train(args):
             raise ValueError(f"--init uses the architecture of {args.init}; drop {given}")
         init = load_model(args.init)
         init_blocks = init.config.n_interactions
-        if grow is not None and grow != init.config.n_interactions:
-            if grow < init.config.n_interactions:
-                raise ValueError(f"--interactions {grow}: {args.init} has {init.config.n_interactions} blocks, "
+        if grow is not None and grow != init_blocks:
+            if grow < init_blocks:
+                raise ValueError(f"--interactions {grow}: {args.init} has {init_blocks} blocks, "
                                  "and fine-tuning can only add blocks")
             init = init.with_interactions(grow, seed=args.seed if args.seed is not None else TrainSettings.seed)
     prior = {k: getattr(args, k) for k in ("prior_strength", "prior_radius_scale") if getattr(args, k) is not None}

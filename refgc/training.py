@@ -111,7 +111,7 @@ def read_frames(*paths):
 
     A compressed file is decompressed into memory first: ASE's reader seeks back to each
     frame, and every backward seek in a compressed stream decompresses it again from the
-    start (quadratic: 7 minutes for 5,000 frames instead of 30 s)."""
+    start: quadratic, 98 s for the 1,169 frames of ``train2.extxyz.xz`` against 0.4 s."""
     import bz2
     import gzip
     import io
