@@ -283,7 +283,7 @@ def test_command_line_validation_from_one_data_file(frames, tmp_path, capsys):
     model = refgc.load_model(out)
     assert model.provenance["validation_from"] == str(new)
     assert model.provenance["training"]["validation"]["n_frames"] == len(frames[12:]) // 2
-    assert main([*argv, "--validation-from", str(tmp_path / "." / "new.extxyz")]) == 0  # the same file, spelt otherwise
+    assert main([*argv, "--validation-from", f"{tmp_path}/./new.extxyz"]) == 0  # the same file, spelt otherwise
     assert f"validating on {len(frames[12:]) // 2}" in capsys.readouterr().out
     assert main([*argv, "--validation-from", str(tmp_path / "other.extxyz")]) == 2
     assert "is not one of the DATA files" in capsys.readouterr().err
