@@ -70,7 +70,8 @@ refgc train data/default/train.extxyz.xz data/default/train2.extxyz.xz --referen
 python scripts/make_default_data.py --seed 3 --out data/default/train3.extxyz --skip-references --workers 2
 # Stage 6: fine-tune stage 5 on all three training sets, validating on 20 % of train3's
 # trajectories only (--validation-from: stage 5 was trained on train and train2, so a split
-# of those would measure forgetting): 4,903 training and 420 validation frames.
+# of those would measure forgetting): 4,903 training and 420 validation frames. Shipped after
+# 32 epochs; the committed checkpoint went on to epoch 42 (--max-epochs 60 continues it).
 refgc train data/default/train.extxyz.xz data/default/train2.extxyz.xz data/default/train3.extxyz.xz \
     --validation-from data/default/train3.extxyz.xz --validation-fraction 0.2 --references data/default/references.json \
     --test data/default/test.extxyz.xz --out data/default/stage6.npz --checkpoint data/default/stage6.ckpt.npz \
