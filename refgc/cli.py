@@ -26,7 +26,7 @@ from .training import TrainSettings, drop_large_forces, metrics, read_frames, tr
 ARCHITECTURE = {"cutoff": 6.0, "features": 64, "filters": None, "rbf": 20, "interactions": 3}  # defaults
 
 
-def _split_validation_from(args):
+def _split_validation_from(args, settings):
     """(training, validation) frames when the validation split comes from one DATA file only:
     when fine-tuning on appended data, the older files were trained on by the --init model
     and would make the validation loss measure forgetting, not generalisation."""
@@ -35,13 +35,12 @@ def _split_validation_from(args):
     same = [path for path in args.data if Path(path).resolve() == Path(args.validation_from).resolve()]
     if not same:
         raise ValueError(f"--validation-from {args.validation_from} is not one of the DATA files {args.data}")
-    fraction = args.validation_fraction if args.validation_fraction is not None else TrainSettings.validation_fraction
-    seed = args.seed if args.seed is not None else TrainSettings.seed
+    fraction = settings.validation_fraction
     training, validation = [], []
     for path in args.data:
         frames = read_frames(path)
         if path in same:
-            keep, val = split(frames, fraction, seed)
+            keep, val = split(frames, fraction, settings.seed)
             if not keep or not val:
                 raise ValueError(f"--validation-from {path}: a fraction of {fraction} of its {len(frames)} frames "
                                  "leaves nothing to train on or to validate with")
@@ -52,10 +51,11 @@ def _split_validation_from(args):
 
 
 def _train(args):
+    settings = TrainSettings(**{f.name: getattr(args, f.name) for f in fields(TrainSettings) if getattr(args, f.name, None) is not None})
     if args.validation and args.validation_from:
         raise ValueError("give --validation or --validation-from, not both")
     if args.validation_from:
-        frames, validation = _split_validation_from(args)
+        frames, validation = _split_validation_from(args, settings)
     else:
         frames, validation = read_frames(*args.data), None
     dropped = []
@@ -67,7 +67,7 @@ def _train(args):
     if args.validation:
         validation = read_frames(args.validation)
     architecture = {k: getattr(args, k) for k in ARCHITECTURE if getattr(args, k) is not None}
-    init, grow = None, None
+    init, grown_from = None, None
     if args.init:
         from .modelfile import load_model
 
@@ -76,12 +76,12 @@ def _train(args):
             given = ", ".join("--" + k for k in architecture) or "--species"
             raise ValueError(f"--init uses the architecture of {args.init}; drop {given}")
         init = load_model(args.init)
-        init_blocks = init.config.n_interactions
-        if grow is not None and grow != init_blocks:
-            if grow < init_blocks:
-                raise ValueError(f"--interactions {grow}: {args.init} has {init_blocks} blocks, "
+        if grow is not None and grow != init.config.n_interactions:
+            if grow < init.config.n_interactions:
+                raise ValueError(f"--interactions {grow}: {args.init} has {init.config.n_interactions} blocks, "
                                  "and fine-tuning can only add blocks")
-            init = init.with_interactions(grow, seed=args.seed if args.seed is not None else TrainSettings.seed)
+            grown_from = init.config.n_interactions
+            init = init.with_interactions(grow, seed=settings.seed)
     prior = {k: getattr(args, k) for k in ("prior_strength", "prior_radius_scale") if getattr(args, k) is not None}
     if init is not None:  # fine-tuning may change the prior, which has no trained parameters
         init = init.with_prior(args.prior_strength, args.prior_radius_scale)
@@ -91,7 +91,6 @@ def _train(args):
         cutoff=arch["cutoff"], n_features=arch["features"], n_filters=arch["filters"] or arch["features"],
         n_rbf=arch["rbf"], n_interactions=arch["interactions"], **prior,
     )  # fmt: skip
-    settings = TrainSettings(**{f.name: getattr(args, f.name) for f in fields(TrainSettings) if getattr(args, f.name, None) is not None})
     mu_ref = dict(init.mu_ref) if init is not None else {}
     provenance = {"data": [str(p) for p in args.data], "n_frames": len(frames), "refgc_version": __version__}
     if args.validation_from:
@@ -100,8 +99,8 @@ def _train(args):
         provenance |= {"max_force": args.max_force, "n_left_out": len(dropped)}
     if init is not None:
         provenance["fine_tuned_from"] = {"file": str(args.init), "provenance": init.provenance}
-        if grow is not None and grow != init_blocks:
-            provenance["fine_tuned_from"]["grown_from_interactions"] = init_blocks
+        if grown_from is not None:
+            provenance["fine_tuned_from"]["grown_from_interactions"] = grown_from
     if args.references:
         with open(args.references) as f:
             refs = json.load(f)
