@@ -59,10 +59,9 @@ matplotlib.use(os.environ.get("MPLBACKEND", "Agg"))
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from ase import Atoms  # noqa: E402
-from ase.neighborlist import neighbor_list  # noqa: E402
 
 import refgc  # noqa: E402
-from refgc.contacts import TOO_SHORT  # noqa: E402  (Å: shorter than any Cu–Cu, Cu–O, O–O bond)
+from refgc.contacts import TOO_SHORT, short_contacts  # noqa: E402  (Å: shorter than any Cu–Cu, Cu–O, O–O bond)
 from refgc.surface import cu110_c6x2_template, surface_area, top_layer_z  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()))
@@ -224,13 +223,8 @@ print(f"fractional stage: ΔG from {G_path[0]:+.2f} to {G_path[-1]:+.3f} eV in {
 
 # %%
 for rank, r in enumerate(result.runs, 1):
-    i, j, d = neighbor_list("ijd", r.structure, 3.0)
-    names = np.array(r.structure.get_chemical_symbols())
-    added = (i >= n_t) | (j >= n_t)  # pairs with at least one added atom
-    shortest = {}
-    for a, b, dist in zip(i[added], j[added], d[added]):
-        pair = tuple(sorted((names[a], names[b])))
-        shortest[pair] = min(dist, shortest.get(pair, np.inf))
+    # the shortest distance of each element pair with an added atom (all below 3 Å)
+    shortest = short_contacts(r.structure, n_t, limits={pair: 3.0 for pair in TOO_SHORT})
     text = [f"{p[0]}–{p[1]} {dist:.2f} Å" + (" (too short)" if dist < TOO_SHORT[p] else "")
             for p, dist in sorted(shortest.items())]
     print(f"rank {rank} ({r.gibbs:+.2f} eV), shortest distances: {', '.join(text) or '-'}")
