@@ -5,6 +5,8 @@ them). Training uses every atom at q = 1, where the model is plain SchNet, and f
 
     L(θ) = w_E · mean_frames ((E_θ − E_ref) / n_atoms)² + w_F · mean_components (F_θ − F_ref)²
 
+(or, with ``huber_energy``/``huber_force`` set, Huber terms that are squared errors up to δ
+and grow linearly beyond, so the fit follows mean absolute errors more than outliers),
 with F_θ = −∂E_θ/∂x, so the gradient ∂L/∂θ differentiates through a gradient: autograd
 does it because every primitive's VJP is itself differentiable (:mod:`refgc.scatter`).
 Several frames form one batch, a single disjoint graph whose atom energies are summed
@@ -55,10 +57,15 @@ class TrainSettings:
     validation_fraction: float = 0.1
     seed: int = 0
     ema_decay: float = 0.0  # 0: off; else validate and keep an exponential moving average of the parameters
+    huber_energy: float = 0.0  # 0: squared error; else Huber with this δ, eV/atom
+    huber_force: float = 0.0  # 0: squared error; else Huber with this δ, eV/Å
 
     def __post_init__(self):
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"TrainSettings.ema_decay must be in [0, 1), got {self.ema_decay}")
+        for name in ("huber_energy", "huber_force"):
+            if not getattr(self, name) >= 0.0:
+                raise ValueError(f"TrainSettings.{name} must be >= 0 (0: squared error), got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
@@ -193,10 +200,20 @@ def energies_and_forces(params, config, batch):
     return E, -vjp(onp.ones(len(batch.n_atoms)))  # disjoint frames: ∂ΣE/∂x gives each frame's forces
 
 
+def huber(r, delta):
+    """r² where |r| ≤ δ, 2δ|r| − δ² beyond (squared error for δ = 0): the same value and slope
+    at |r| = δ, so the loss weights keep their meaning, and errors far out pull only linearly."""
+    if not delta:
+        return r**2
+    a = np.abs(r)
+    return np.where(a <= delta, r**2, 2.0 * delta * a - delta**2)
+
+
 def loss(params, config, batch, settings):
     E, F = energies_and_forces(params, config, batch)
     e_err = (E - batch.energies) / batch.n_atoms
-    return settings.energy_weight * np.mean(e_err**2) + settings.force_weight * np.mean((F - batch.forces) ** 2)
+    return (settings.energy_weight * np.mean(huber(e_err, settings.huber_energy))
+            + settings.force_weight * np.mean(huber(F - batch.forces, settings.huber_force)))
 
 
 def predict(model, frames, batch_size=16):
@@ -294,8 +311,9 @@ def _fingerprint(config, settings, train_set, val_set, init_params=None):
     starting parameters when fine-tuning. The stopping rules (max_epochs, patience) are left
     out: a run may be extended."""
     kept = {k: v for k, v in asdict(settings).items() if k not in ("max_epochs", "patience")}
-    if not kept["ema_decay"]:
-        del kept["ema_decay"]  # so checkpoints from before the option existed still resume
+    for key in ("ema_decay", "huber_energy", "huber_force"):
+        if not kept[key]:
+            del kept[key]  # off: so checkpoints from before the option existed still resume
     h = hashlib.sha256(json.dumps([config.to_dict(), kept], sort_keys=True).encode())
     if init_params is not None:
         from .modelfile import parameters_digest

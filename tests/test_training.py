@@ -45,10 +45,18 @@ def test_batched_forces_equal_single_frame_gradients(frames):
         np.testing.assert_allclose(f, -dx, atol=1e-12)
 
 
-def test_loss_gradient_against_finite_differences(frames):
+def huber_settings(model, batch):
+    """Huber δs at the median errors of ``model`` on ``batch``: half the terms on each branch."""
+    E, F = T.energies_and_forces(model.params, CONFIG, batch)
+    return dict(huber_energy=float(np.median(np.abs(E - batch.energies) / batch.n_atoms)),
+                huber_force=float(np.median(np.abs(F - batch.forces))))
+
+
+@pytest.mark.parametrize("huber", [False, True])
+def test_loss_gradient_against_finite_differences(frames, huber):
     model = refgc.init_model(CONFIG, seed=3)
     batch = T.collate(T.prepare(frames[:4], CONFIG))
-    settings = T.TrainSettings()
+    settings = T.TrainSettings(**huber_settings(model, batch) if huber else {})
     g = T.grad(T.loss)(model.params, CONFIG, batch, settings)
     rng = np.random.default_rng(0)
     for name in ("interactions.0.filter.0.weight", "interactions.1.in2f.weight", "embedding", "offset"):
@@ -57,6 +65,28 @@ def test_loss_gradient_against_finite_differences(frames):
         lp = T.loss({**model.params, name: model.params[name] + h * d}, CONFIG, batch, settings)
         lm = T.loss({**model.params, name: model.params[name] - h * d}, CONFIG, batch, settings)
         assert np.sum(g[name] * d) == pytest.approx((lp - lm) / (2 * h), rel=1e-6, abs=1e-9)
+
+
+def test_huber_is_squared_error_inside_delta_and_linear_beyond():
+    r = np.array([-3.0, -0.5, 0.0, 0.2, 1.0, 4.0])
+    np.testing.assert_array_equal(T.huber(r, 0.0), r**2)
+    np.testing.assert_allclose(T.huber(r, 1.0), [5.0, 0.25, 0.0, 0.04, 1.0, 7.0])
+    slope = T.grad(lambda x: T.huber(x, 1.0))
+    assert slope(0.999999) == pytest.approx(slope(1.000001), abs=1e-5)  # same slope at |r| = δ
+    assert slope(10.0) == slope(100.0) == 2.0
+    with pytest.raises(ValueError, match="huber_force must be >= 0"):
+        T.TrainSettings(huber_force=-0.1)
+
+
+def test_huber_loss_is_below_squared_error_and_checkpoints_tell_them_apart(frames, tmp_path):
+    model = refgc.init_model(CONFIG, seed=3)
+    batch = T.collate(T.prepare(frames[:4], CONFIG))
+    huber = huber_settings(model, batch)
+    assert T.loss(model.params, CONFIG, batch, T.TrainSettings(**huber)) < T.loss(model.params, CONFIG, batch, T.TrainSettings())
+    ckpt = tmp_path / "ckpt.npz"
+    T.train(frames, CONFIG, settings=T.TrainSettings(max_epochs=1, batch_size=12), checkpoint=ckpt, log=None)
+    with pytest.raises(ValueError, match="written for other data, config or settings"):
+        T.train(frames, CONFIG, settings=T.TrainSettings(max_epochs=2, batch_size=12, **huber), checkpoint=ckpt, log=None)
 
 
 def test_offsets_are_least_squares():
@@ -181,8 +211,11 @@ def test_command_line_fine_tuning(frames, tmp_path):
     refs.write_text('{"mu_ref": {"Cu": -3.7, "O": -4.8}}')
     assert main(["train", str(data), "--out", str(base), "--references", str(refs), *small]) == 0
     tuned = tmp_path / "tuned.npz"
-    assert main(["train", str(data), "--out", str(tuned), "--init", str(base), "--max-epochs", "1", "--energy-weight", "300"]) == 0
+    assert main(["train", str(data), "--out", str(tuned), "--init", str(base), "--max-epochs", "1", "--energy-weight", "300",
+                 "--huber-energy", "0.002", "--huber-force", "0.05"]) == 0
     model = refgc.load_model(tuned)
+    settings = model.provenance["training"]["settings"]
+    assert (settings["energy_weight"], settings["huber_energy"], settings["huber_force"]) == (300, 0.002, 0.05)
     assert model.config == refgc.load_model(base).config and model.mu_ref == {"Cu": -3.7, "O": -4.8}
     assert model.provenance["fine_tuned_from"]["file"] == str(base)
     assert main(["train", str(data), "--out", str(tuned), "--init", str(base), "--cutoff", "5"]) == 2  # conflicting options
