@@ -349,3 +349,26 @@ def test_read_frames_reads_compressed_files_whole(frames, tmp_path, suffix):
     bad.write_bytes(packed.read_bytes())
     with pytest.raises(ValueError, match="expected an extended XYZ file"):
         T.read_frames(bad)
+
+
+def test_checkpoint_metrics_script_rebuilds_the_best_model(frames, tmp_path):
+    """scripts/checkpoint_metrics.py reads a running job's best parameters; the widths come
+    from the parameter shapes, not from the --like model."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "scripts" / "checkpoint_metrics.py"
+    spec = importlib.util.spec_from_file_location("checkpoint_metrics", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    ckpt = tmp_path / "ckpt.npz"
+    trained = T.train(frames, CONFIG, settings=T.TrainSettings(max_epochs=2, batch_size=6), checkpoint=ckpt, log=None)
+    like = refgc.init_model(refgc.ModelConfig(species=("Cu", "O"), cutoff=4.0, n_features=7, n_filters=5, n_rbf=3,
+                                              n_interactions=1), seed=0)
+    model, state = script.load_best(ckpt, like)
+    assert state["epoch"] == 2
+    assert model.config == trained.config
+    assert T.metrics(model, frames) == T.metrics(trained, frames)
+    with pytest.raises(ValueError, match="no best/ parameters"):
+        np.savez(tmp_path / "other.npz", state=np.array("{}"))
+        script.load_best(tmp_path / "other.npz", like)
