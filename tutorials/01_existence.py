@@ -52,7 +52,7 @@ FIGURES.mkdir(parents=True, exist_ok=True)
 # %% [markdown]
 # ## The model
 #
-# `refgc.load_model()` loads the model refgc ships: a SchNet for Cu and O (64 features,
+# `refgc.load_model()` loads the model refgc ships: a SchNet for Cu and O (96 features,
 # 3 interaction blocks, 20 radial basis functions, $r_c$ = 5 Å) trained on Cu(110)–O
 # structures labelled with the SevenNet-0 potential. The conditions below hold for *any*
 # parameters (`refgc.init_model(refgc.ModelConfig(species=("Cu", "O")), seed=4)`, a random
