@@ -6,6 +6,7 @@ from ase import Atoms
 from ase.build import fcc110
 from ase.calculators.emt import EMT
 from ase.calculators.singlepoint import SinglePointCalculator
+from autograd import grad
 
 import refgc
 from refgc import training as T
@@ -57,7 +58,7 @@ def test_loss_gradient_against_finite_differences(frames, huber):
     model = refgc.init_model(CONFIG, seed=3)
     batch = T.collate(T.prepare(frames[:4], CONFIG))
     settings = T.TrainSettings(**huber_settings(model, batch) if huber else {})
-    g = T.grad(T.loss)(model.params, CONFIG, batch, settings)
+    g = grad(T.loss)(model.params, CONFIG, batch, settings)
     rng = np.random.default_rng(0)
     for name in ("interactions.0.filter.0.weight", "interactions.1.in2f.weight", "embedding", "offset"):
         d = rng.standard_normal(model.params[name].shape)
@@ -71,7 +72,7 @@ def test_huber_is_squared_error_inside_delta_and_linear_beyond():
     r = np.array([-3.0, -0.5, 0.0, 0.2, 1.0, 4.0])
     np.testing.assert_array_equal(T.huber(r, 0.0), r**2)
     np.testing.assert_allclose(T.huber(r, 1.0), [5.0, 0.25, 0.0, 0.04, 1.0, 7.0])
-    slope = T.grad(lambda x: T.huber(x, 1.0))
+    slope = grad(lambda x: T.huber(x, 1.0))
     assert slope(0.999999) == pytest.approx(slope(1.000001), abs=1e-5)  # same slope at |r| = δ
     assert slope(10.0) == slope(100.0) == 2.0
     with pytest.raises(ValueError, match="huber_force must be >= 0"):
@@ -372,3 +373,22 @@ def test_checkpoint_metrics_script_rebuilds_the_best_model(frames, tmp_path):
     with pytest.raises(ValueError, match="no best/ parameters"):
         np.savez(tmp_path / "other.npz", state=np.array("{}"))
         script.load_best(tmp_path / "other.npz", like)
+
+
+def test_a_training_step_is_adam_on_the_loss_gradient(frames):
+    """One epoch of one batch: the trainer's step is Adam on grad(loss) of the frames in its
+    shuffled order, and the training loss it records is loss() of that batch."""
+    base = T.train(frames, CONFIG, settings=T.TrainSettings(max_epochs=2, batch_size=6), log=None)
+    settings = T.TrainSettings(max_epochs=1, batch_size=64, validation_fraction=0.2, learning_rate=2e-3, seed=3)
+    trained = T.train(frames, CONFIG, settings=settings, init=base, log=None)
+
+    train_idx, _ = T.split(frames, settings.validation_fraction, settings.seed)
+    train_set = T.prepare([frames[k] for k in train_idx], CONFIG)
+    order = np.random.default_rng([settings.seed, 0]).permutation(len(train_set))
+    batch = T.collate([train_set[m] for m in order])
+    params = {k: np.array(v) for k, v in base.params.items()}
+    expected_loss = float(T.loss(params, CONFIG, batch, settings))
+    T.Adam(params).step(params, grad(T.loss)(params, CONFIG, batch, settings), settings.learning_rate)
+    for name in params:
+        assert np.array_equal(trained.params[name], params[name]), name
+    assert trained.provenance["training"]["loss_history"][0][1] == pytest.approx(expected_loss, rel=1e-12)

@@ -1,0 +1,69 @@
+"""The cost of one training step: the loss, its gradient, and both in one pass.
+
+    python benchmarks/bench_training_step.py [DATA.extxyz[.xz]] [--model MODEL.npz]
+        [--frames 64] [--batch-size 8] [--repeats 3]
+
+Until 2026-11-24 the trainer evaluated ``loss`` (for the epoch's training loss) and then
+``grad(loss)`` on every batch; it now calls ``value_and_grad(loss)`` once. Prints ms per
+batch for each, one thread, the minimum over ``--repeats`` passes over the same batches,
+and the ratio of the old step to the new one. The defaults: the shipped model and the
+held-out frames of the default data.
+"""
+
+import os
+
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = "1"
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+from autograd import grad, value_and_grad  # noqa: E402
+
+import refgc  # noqa: E402
+from refgc import training as T  # noqa: E402
+
+
+def best_time(fn, batches, repeats):
+    best = np.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for batch in batches:
+            fn(batch)
+        best = min(best, time.perf_counter() - t0)
+    return best / len(batches)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("data", nargs="?", default="data/default/test.extxyz.xz")
+    ap.add_argument("--model", default=None, help="model file (default: the shipped model)")
+    ap.add_argument("--frames", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+
+    model = refgc.load_model(args.model) if args.model else refgc.load_model()
+    frames = T.prepare(T.read_frames(args.data)[: args.frames], model.config)
+    batches = [T.collate(frames[k : k + args.batch_size]) for k in range(0, len(frames), args.batch_size)]
+    settings = T.TrainSettings(energy_weight=300.0)
+    p, c = model.params, model.config
+    g, vg = grad(T.loss), value_and_grad(T.loss)
+
+    t_loss = best_time(lambda b: float(T.loss(p, c, b, settings)), batches, args.repeats)
+    t_grad = best_time(lambda b: g(p, c, b, settings), batches, args.repeats)
+    t_both = best_time(lambda b: vg(p, c, b, settings), batches, args.repeats)
+    value, gradient = vg(p, c, batches[0], settings)
+    same = value == T.loss(p, c, batches[0], settings) and all(
+        np.array_equal(gradient[k], v) for k, v in g(p, c, batches[0], settings).items())
+
+    print(f"# {model.config.n_features} features, {len(batches)} batches of {args.batch_size} frames "
+          f"({args.data}), one thread, min of {args.repeats}; value_and_grad identical to loss, grad: {same}")
+    print(f"{'loss ms':>8} {'grad ms':>8} {'loss, then grad ms':>19} {'value_and_grad ms':>18} {'old / new':>10}")
+    print(f"{1e3 * t_loss:8.0f} {1e3 * t_grad:8.0f} {1e3 * (t_loss + t_grad):19.0f} {1e3 * t_both:18.0f} "
+          f"{(t_loss + t_grad) / t_both:10.2f}")
+
+
+if __name__ == "__main__":
+    main()
