@@ -1,13 +1,16 @@
-"""The cost of one training step: the loss, its gradient, and both in one pass.
+"""The cost of one training step: the loss, its gradient, both in one pass, and in workers.
 
     python benchmarks/bench_training_step.py [DATA.extxyz[.xz]] [--model MODEL.npz]
-        [--frames 64] [--batch-size 8] [--repeats 3]
+        [--frames 64] [--batch-size 8] [--repeats 3] [--workers 1 2]
 
 Until 2026-11-24 the trainer evaluated ``loss`` (for the epoch's training loss) and then
 ``grad(loss)`` on every batch; it now calls ``value_and_grad(loss)`` once. Prints ms per
 batch for each, one thread, the minimum over ``--repeats`` passes over the same batches,
-and the ratio of the old step to the new one. The defaults: the shipped model and the
-held-out frames of the default data.
+and the ratio of the old step to the new one. Then one epoch of ``train`` (fine-tuning the
+model on the same frames at a tiny rate, one validation frame) with each ``--workers``
+count, the minimum of ``--repeats`` epochs, and the speed-up over the first count: with
+more than one worker each process has one thread, so that row uses that many cores. The
+defaults: the shipped model and the held-out frames of the default data.
 """
 
 import os
@@ -42,6 +45,7 @@ def main():
     ap.add_argument("--frames", type=int, default=64)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = ap.parse_args()
 
     model = refgc.load_model(args.model) if args.model else refgc.load_model()
@@ -63,6 +67,18 @@ def main():
     print(f"{'loss ms':>8} {'grad ms':>8} {'loss, then grad ms':>19} {'value_and_grad ms':>18} {'old / new':>10}")
     print(f"{1e3 * t_loss:8.0f} {1e3 * t_grad:8.0f} {1e3 * (t_loss + t_grad):19.0f} {1e3 * t_both:18.0f} "
           f"{(t_loss + t_grad) / t_both:10.2f}")
+
+    raw = T.read_frames(args.data)[: args.frames + 1]
+    print(f"\n# one epoch of train on {len(raw) - 1} frames, batches of {args.batch_size}, min of {args.repeats}")
+    print(f"{'workers':>7} {'s / epoch':>10} {'speed-up':>9}")
+    first = None
+    for workers in args.workers:
+        settings = T.TrainSettings(max_epochs=1, batch_size=args.batch_size, energy_weight=300.0,
+                                   learning_rate=1e-9, workers=workers)
+        seconds = min(T.train(raw[:-1], model.config, settings=settings, validation=raw[-1:], init=model,
+                              log=None).provenance["training"]["seconds_total"] for _ in range(args.repeats))
+        first = first or seconds
+        print(f"{workers:7d} {seconds:10.2f} {first / seconds:9.2f}")
 
 
 if __name__ == "__main__":

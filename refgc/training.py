@@ -22,10 +22,16 @@ around the minimum, the average sits nearer its centre. Validation frames are ch
 whole trajectories (``info["task_id"]``) where frames carry one, so near-duplicates do not
 leak across the split. Deterministic for a given seed; resumable from a checkpoint after an
 interruption.
+
+With ``workers`` > 1 every batch is split into that many parts whose loss gradients are
+computed in forked worker processes and summed (each part's squared errors divided by the
+whole batch's frame and force-component counts, so the sum is the batch's loss). The result
+equals the one-process gradient up to rounding (about 1e-15 relative), not bit for bit.
 """
 
 import hashlib
 import json
+import multiprocessing
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -59,6 +65,7 @@ class TrainSettings:
     ema_decay: float = 0.0  # 0: off; else validate and keep an exponential moving average of the parameters
     huber_energy: float = 0.0  # 0: squared error; else Huber with this δ, eV/atom
     huber_force: float = 0.0  # 0: squared error; else Huber with this δ, eV/Å
+    workers: int = 1  # processes sharing each batch's gradient (Linux/macOS: fork)
 
     def __post_init__(self):
         if not 0.0 <= self.ema_decay < 1.0:
@@ -66,6 +73,8 @@ class TrainSettings:
         for name in ("huber_energy", "huber_force"):
             if not getattr(self, name) >= 0.0:
                 raise ValueError(f"TrainSettings.{name} must be >= 0 (0: squared error), got {getattr(self, name)}")
+        if not (isinstance(self.workers, int) and self.workers >= 1):
+            raise ValueError(f"TrainSettings.workers must be an integer >= 1, got {self.workers!r}")
 
 
 @dataclass(frozen=True)
@@ -216,6 +225,54 @@ def loss(params, config, batch, settings):
             + settings.force_weight * np.mean(huber(F - batch.forces, settings.huber_force)))
 
 
+def partial_loss(params, config, batch, settings, n_frames, n_components):
+    """A part of a batch's :func:`loss`: its terms summed and divided by the whole batch's
+    frame and force-component counts, so that the parts of a batch add up to its loss."""
+    E, F = energies_and_forces(params, config, batch)
+    e_err = (E - batch.energies) / batch.n_atoms
+    return (settings.energy_weight * np.sum(huber(e_err, settings.huber_energy)) / n_frames
+            + settings.force_weight * np.sum(huber(F - batch.forces, settings.huber_force)) / n_components)
+
+
+_WORKER = {}  # set in the parent before the pool forks: the training frames, config, settings
+
+
+def _worker_part(args):
+    params, indices, n_frames, n_components = args
+    w = _WORKER
+    batch = collate([w["frames"][m] for m in indices])
+    return value_and_grad(partial_loss)(params, w["config"], batch, w["settings"], n_frames, n_components)
+
+
+class _ParallelGradient:
+    """value_and_grad of a batch's loss, the batch split over ``workers`` forked processes."""
+
+    def __init__(self, frames, config, settings):
+        try:
+            context = multiprocessing.get_context("fork")
+        except ValueError as err:
+            raise ValueError(f"TrainSettings.workers = {settings.workers} needs the 'fork' start method, "
+                             "which this platform lacks: use workers = 1") from err
+        from .grandcanonical import single_threaded  # one BLAS thread per worker: no oversubscription
+
+        _WORKER.update(frames=frames, config=config, settings=settings)
+        self.frames, self.workers = frames, settings.workers
+        self.pool = context.Pool(settings.workers, initializer=single_threaded)
+
+    def __call__(self, params, indices):
+        n_frames = len(indices)
+        n_components = 3 * sum(len(self.frames[m].species) for m in indices)
+        parts = [p for p in onp.array_split(onp.asarray(indices), self.workers) if len(p)]
+        results = self.pool.map(_worker_part, [(params, p, n_frames, n_components) for p in parts])
+        value = sum(v for v, _ in results)
+        return value, {k: sum(g[k] for _, g in results) for k in params}
+
+    def close(self):
+        self.pool.terminate()
+        self.pool.join()
+        _WORKER.clear()
+
+
 def predict(model, frames, batch_size=16):
     """Model energies (list of floats) and forces (list of (n, 3)) for labelled frames."""
     prepared = frames if frames and isinstance(frames[0], Frame) else prepare(frames, model.config)
@@ -309,8 +366,8 @@ def _load_checkpoint(path, adam):
 def _fingerprint(config, settings, train_set, val_set, init_params=None):
     """A hash of what a checkpoint belongs to: config, settings, the frames' labels and the
     starting parameters when fine-tuning. The stopping rules (max_epochs, patience) are left
-    out: a run may be extended."""
-    kept = {k: v for k, v in asdict(settings).items() if k not in ("max_epochs", "patience")}
+    out: a run may be extended, and so is ``workers``: a run may change its processes."""
+    kept = {k: v for k, v in asdict(settings).items() if k not in ("max_epochs", "patience", "workers")}
     for key in ("ema_decay", "huber_energy", "huber_force"):
         if not kept[key]:
             del kept[key]  # off: so checkpoints from before the option existed still resume
@@ -361,38 +418,46 @@ def train(frames, config, *, settings=TrainSettings(), validation=None, mu_ref=N
                              "delete it to start again")
         log(f"resumed from {checkpoint} at epoch {state['epoch']}")
     loss_and_gradient = value_and_grad(loss)  # one pass for both: 27 % less time per step than loss, then grad
+    parallel = _ParallelGradient(train_set, config, settings) if settings.workers > 1 else None
     val_batches = [collate(val_set[k : k + 16]) for k in range(0, len(val_set), 16)]
     log(f"training on {len(train_set)} frames, validating on {len(val_set)}; offsets {params['offset'].round(4)}")
-    while state["epoch"] < settings.max_epochs and state["bad_epochs"] < settings.patience:
-        t0 = time.perf_counter()
-        order = onp.random.default_rng([settings.seed, state["epoch"]]).permutation(len(train_set))
-        train_loss = 0.0
-        for k in range(0, len(order), settings.batch_size):
-            batch = collate([train_set[m] for m in order[k : k + settings.batch_size]])
-            value, gradient = loss_and_gradient(params, config, batch, settings)
-            train_loss += float(value) * len(batch.n_atoms)
-            adam.step(params, gradient, state["lr"])
-            if ema is not None:
-                for key, value in params.items():
-                    ema[key] = settings.ema_decay * ema[key] + (1.0 - settings.ema_decay) * value
-        train_loss /= len(order)
-        current = params if ema is None else ema
-        val_loss = (sum(float(loss(current, config, b, settings)) * len(b.n_atoms) for b in val_batches)
-                    / len(val_set)) if val_set else train_loss
-        state["epoch"] += 1
-        if val_loss < state["best_loss"]:
-            state.update(best_loss=val_loss, bad_epochs=0, plateau=0)
-            best = {k: v.copy() for k, v in current.items()}
-        else:
-            state["bad_epochs"] += 1
-            state["plateau"] += 1
-            if state["plateau"] >= settings.lr_patience:
-                state.update(lr=max(state["lr"] * settings.lr_factor, settings.min_learning_rate), plateau=0)
-        seconds = time.perf_counter() - t0
-        state["history"].append(dict(epoch=state["epoch"], train_loss=train_loss, val_loss=val_loss, lr=state["lr"], seconds=seconds))
-        log(f"epoch {state['epoch']:4d}  train {train_loss:.3e}  val {val_loss:.3e}  lr {state['lr']:.1e}  {seconds:.1f} s")
-        if checkpoint is not None:
-            _save_checkpoint(checkpoint, params, best, adam, state, ema)
+    try:
+        while state["epoch"] < settings.max_epochs and state["bad_epochs"] < settings.patience:
+            t0 = time.perf_counter()
+            order = onp.random.default_rng([settings.seed, state["epoch"]]).permutation(len(train_set))
+            train_loss = 0.0
+            for k in range(0, len(order), settings.batch_size):
+                indices = order[k : k + settings.batch_size]
+                if parallel is None:
+                    value, gradient = loss_and_gradient(params, config, collate([train_set[m] for m in indices]), settings)
+                else:
+                    value, gradient = parallel(params, indices)
+                train_loss += float(value) * len(indices)
+                adam.step(params, gradient, state["lr"])
+                if ema is not None:
+                    for key, value in params.items():
+                        ema[key] = settings.ema_decay * ema[key] + (1.0 - settings.ema_decay) * value
+            train_loss /= len(order)
+            current = params if ema is None else ema
+            val_loss = (sum(float(loss(current, config, b, settings)) * len(b.n_atoms) for b in val_batches)
+                        / len(val_set)) if val_set else train_loss
+            state["epoch"] += 1
+            if val_loss < state["best_loss"]:
+                state.update(best_loss=val_loss, bad_epochs=0, plateau=0)
+                best = {k: v.copy() for k, v in current.items()}
+            else:
+                state["bad_epochs"] += 1
+                state["plateau"] += 1
+                if state["plateau"] >= settings.lr_patience:
+                    state.update(lr=max(state["lr"] * settings.lr_factor, settings.min_learning_rate), plateau=0)
+            seconds = time.perf_counter() - t0
+            state["history"].append(dict(epoch=state["epoch"], train_loss=train_loss, val_loss=val_loss, lr=state["lr"], seconds=seconds))
+            log(f"epoch {state['epoch']:4d}  train {train_loss:.3e}  val {val_loss:.3e}  lr {state['lr']:.1e}  {seconds:.1f} s")
+            if checkpoint is not None:
+                _save_checkpoint(checkpoint, params, best, adam, state, ema)
+    finally:
+        if parallel is not None:
+            parallel.close()
     result = Model(config, best, dict(mu_ref or {}), dict(provenance or {}))
     history = state["history"]
     result.provenance["training"] = {
