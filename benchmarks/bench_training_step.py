@@ -49,7 +49,8 @@ def main():
     args = ap.parse_args()
 
     model = refgc.load_model(args.model) if args.model else refgc.load_model()
-    frames = T.prepare(T.read_frames(args.data)[: args.frames], model.config)
+    raw = T.read_frames(args.data)[: args.frames + 1]  # the last one validates the epochs below
+    frames = T.prepare(raw[: args.frames], model.config)
     batches = [T.collate(frames[k : k + args.batch_size]) for k in range(0, len(frames), args.batch_size)]
     settings = T.TrainSettings(energy_weight=300.0)
     p, c = model.params, model.config
@@ -68,7 +69,6 @@ def main():
     print(f"{1e3 * t_loss:8.0f} {1e3 * t_grad:8.0f} {1e3 * (t_loss + t_grad):19.0f} {1e3 * t_both:18.0f} "
           f"{(t_loss + t_grad) / t_both:10.2f}")
 
-    raw = T.read_frames(args.data)[: args.frames + 1]
     print(f"\n# one epoch of train on {len(raw) - 1} frames, batches of {args.batch_size}, min of {args.repeats}")
     print(f"{'workers':>7} {'s / epoch':>10} {'speed-up':>9}")
     first = None

@@ -219,19 +219,17 @@ def huber(r, delta):
 
 
 def loss(params, config, batch, settings):
-    E, F = energies_and_forces(params, config, batch)
-    e_err = (E - batch.energies) / batch.n_atoms
-    return (settings.energy_weight * np.mean(huber(e_err, settings.huber_energy))
-            + settings.force_weight * np.mean(huber(F - batch.forces, settings.huber_force)))
+    return partial_loss(params, config, batch, settings, len(batch.n_atoms), batch.forces.size)
 
 
 def partial_loss(params, config, batch, settings, n_frames, n_components):
     """A part of a batch's :func:`loss`: its terms summed and divided by the whole batch's
-    frame and force-component counts, so that the parts of a batch add up to its loss."""
+    frame and force-component counts, so that the parts of a batch add up to its loss (with
+    the batch's own counts, the loss itself: sum/n is what the mean computes)."""
     E, F = energies_and_forces(params, config, batch)
     e_err = (E - batch.energies) / batch.n_atoms
-    return (settings.energy_weight * np.sum(huber(e_err, settings.huber_energy)) / n_frames
-            + settings.force_weight * np.sum(huber(F - batch.forces, settings.huber_force)) / n_components)
+    return (settings.energy_weight * (np.sum(huber(e_err, settings.huber_energy)) / n_frames)
+            + settings.force_weight * (np.sum(huber(F - batch.forces, settings.huber_force)) / n_components))
 
 
 _WORKER = {}  # set in the parent before the pool forks: the training frames, config, settings
@@ -239,9 +237,8 @@ _WORKER = {}  # set in the parent before the pool forks: the training frames, co
 
 def _worker_part(args):
     params, indices, n_frames, n_components = args
-    w = _WORKER
-    batch = collate([w["frames"][m] for m in indices])
-    return value_and_grad(partial_loss)(params, w["config"], batch, w["settings"], n_frames, n_components)
+    batch = collate([_WORKER["frames"][m] for m in indices])
+    return value_and_grad(partial_loss)(params, _WORKER["config"], batch, _WORKER["settings"], n_frames, n_components)
 
 
 class _ParallelGradient:
@@ -429,10 +426,10 @@ def train(frames, config, *, settings=TrainSettings(), validation=None, mu_ref=N
             for k in range(0, len(order), settings.batch_size):
                 indices = order[k : k + settings.batch_size]
                 if parallel is None:
-                    value, gradient = loss_and_gradient(params, config, collate([train_set[m] for m in indices]), settings)
+                    batch_loss, gradient = loss_and_gradient(params, config, collate([train_set[m] for m in indices]), settings)
                 else:
-                    value, gradient = parallel(params, indices)
-                train_loss += float(value) * len(indices)
+                    batch_loss, gradient = parallel(params, indices)
+                train_loss += float(batch_loss) * len(indices)
                 adam.step(params, gradient, state["lr"])
                 if ema is not None:
                     for key, value in params.items():
