@@ -1,4 +1,5 @@
-"""The cost of one training step: the loss, its gradient, both in one pass, and in workers.
+"""The cost of one training step: the loss, its gradient, both in one pass, the pair layout,
+and workers.
 
     python benchmarks/bench_training_step.py [DATA.extxyz[.xz]] [--model MODEL.npz]
         [--frames 64] [--batch-size 8] [--repeats 3] [--workers 1 2]
@@ -6,7 +7,9 @@
 Until 2026-11-24 the trainer evaluated ``loss`` (for the epoch's training loss) and then
 ``grad(loss)`` on every batch; it now calls ``value_and_grad(loss)`` once. Prints ms per
 batch for each, one thread, the minimum over ``--repeats`` passes over the same batches,
-and the ratio of the old step to the new one. Then one epoch of ``train`` (fine-tuning the
+and the ratio of the old step to the new one. Then the step with a filter per ordered pair (a
+plain pair list, as every batch was until the eighth session of 2026-11-24) against one per
+unordered pair (the half/reversed layout batches now keep). Then one epoch of ``train`` (fine-tuning the
 model on the same frames at a tiny rate, one validation frame) with each ``--workers``
 count, the minimum of ``--repeats`` epochs, and the speed-up over the first count: with
 more than one worker each process has one thread, so that row uses that many cores. The
@@ -26,6 +29,7 @@ from autograd import grad, value_and_grad  # noqa: E402
 
 import refgc  # noqa: E402
 from refgc import training as T  # noqa: E402
+from refgc.graph import Graph  # noqa: E402
 
 
 def best_time(fn, batches, repeats):
@@ -68,6 +72,18 @@ def main():
     print(f"{'loss ms':>8} {'grad ms':>8} {'loss, then grad ms':>19} {'value_and_grad ms':>18} {'old / new':>10}")
     print(f"{1e3 * t_loss:8.0f} {1e3 * t_grad:8.0f} {1e3 * (t_loss + t_grad):19.0f} {1e3 * t_both:18.0f} "
           f"{(t_loss + t_grad) / t_both:10.2f}")
+
+    # Since 2026-11-24 (eighth session) a batch keeps the half/reversed pair layout, and the
+    # filters, functions of the distance alone, are computed once per unordered pair.
+    plain = [T.Batch(**{**b.__dict__, "graph": Graph.from_pairs(b.graph.i, b.graph.j, b.graph.offsets,
+                                                                len(b.species))}) for b in batches]
+    t_plain = best_time(lambda b: vg(p, c, b, settings), plain, args.repeats)
+    (v_half, g_half), (v_plain, g_plain) = vg(p, c, batches[0], settings), vg(p, c, plain[0], settings)
+    deviation = max(np.abs(g_half[k] - g_plain[k]).max() / np.abs(g_plain[k]).max() for k in g_plain)
+    print(f"\n# value_and_grad with filters per ordered pair (a plain pair list) and per unordered pair "
+          f"(the half layout); largest gradient difference {deviation:.1e} of each parameter's largest entry")
+    print(f"{'ordered ms':>11} {'unordered ms':>13} {'speed-up':>9}")
+    print(f"{1e3 * t_plain:11.0f} {1e3 * t_both:13.0f} {t_plain / t_both:9.2f}")
 
     print(f"\n# one epoch of train on {len(raw) - 1} frames, batches of {args.batch_size}, min of {args.repeats}")
     print(f"{'workers':>7} {'s / epoch':>10} {'speed-up':>9}")

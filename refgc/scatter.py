@@ -19,7 +19,7 @@ import numpy as onp
 import scipy.sparse
 from autograd.extend import defvjp, primitive
 
-__all__ = ["Segments", "gather", "scatter_add"]
+__all__ = ["Segments", "gather", "scatter_add", "both_ways", "fold"]
 
 
 class Segments:
@@ -48,3 +48,23 @@ def scatter_add(values, seg):
 
 defvjp(gather, lambda ans, values, seg: lambda g: scatter_add(g, seg))
 defvjp(scatter_add, lambda ans, values, seg: lambda g: gather(g, seg))
+
+
+@primitive
+def both_ways(values):
+    """``[values; values]``: rows of the unordered pairs repeated for their reverses, (2H, ...).
+
+    ``np.concatenate`` would do, but the second derivative of its gradient (a slice) goes
+    through ``np.add.at``; this pair of primitives are each other's adjoint instead."""
+    return onp.concatenate([values, values])
+
+
+@primitive
+def fold(values):
+    """The adjoint of :func:`both_ways`: the two halves summed, (2H, ...) -> (H, ...)."""
+    half = len(values) // 2
+    return values[:half] + values[half:]
+
+
+defvjp(both_ways, lambda ans, values: lambda g: fold(g))
+defvjp(fold, lambda ans, values: lambda g: both_ways(g))

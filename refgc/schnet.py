@@ -26,7 +26,7 @@ import autograd.numpy as np
 import numpy as onp
 from autograd.extend import defvjp, primitive
 
-from .scatter import gather, scatter_add
+from .scatter import Segments, both_ways, gather, scatter_add
 
 __all__ = ["ssp", "rbf", "cosine_cutoff", "pair_distances", "atom_embeddings", "readout", "atom_energies", "total_energy"]
 
@@ -94,6 +94,14 @@ def pair_distances(positions, graph):
     return np.where(apart, np.sqrt(np.where(apart, r2, 1.0)), 0.0)
 
 
+def per_species(table, species):
+    """``table[species]``: each atom's row of a per-species parameter (S, ...) -> (N, ...).
+
+    A :func:`gather`, whose gradient is a sparse scatter-add onto the S rows: autograd's own
+    gradient of indexing goes through ``np.add.at``, 7 % of a training step."""
+    return gather(table, Segments(species, table.shape[0]))
+
+
 def dense(x, params, name):
     return np.dot(x, params[name + ".weight"]) + params[name + ".bias"]
 
@@ -101,14 +109,21 @@ def dense(x, params, name):
 def atom_embeddings(params, config, species, q, graph, d):
     """Embeddings h⁰ … h^T of every atom, a list of T + 1 arrays (N, A).
 
-    ``species`` is each atom's index into ``config.species``; ``d`` the pair distances."""
-    e = rbf(d, config.cutoff, config.n_rbf)  # (P, K)
-    fc = cosine_cutoff(d, config.cutoff)[:, None]  # (P, 1)
-    h = params["embedding"][species]  # (N, A)
+    ``species`` is each atom's index into ``config.species``; ``d`` the pair distances.
+    With the half/reversed layout (``graph.n_half``) the filters, functions of the distance
+    alone, are computed for the unordered pairs and used for both directions: W_ji = W_ij.
+    They are most of the work, and force training differentiates them twice."""
+    H = graph.n_half
+    d_filter = d if H is None else d[:H]
+    e = rbf(d_filter, config.cutoff, config.n_rbf)  # (P or H, K)
+    fc = cosine_cutoff(d_filter, config.cutoff)[:, None]  # (P or H, 1)
+    h = per_species(params["embedding"], species)  # (N, A)
     layers = [h]
     for t in range(config.n_interactions):
         p = f"interactions.{t}."
-        W = dense(ssp(dense(e, params, p + "filter.0")), params, p + "filter.1") * fc  # (P, F)
+        W = dense(ssp(dense(e, params, p + "filter.0")), params, p + "filter.1") * fc  # (P or H, F)
+        if H is not None:
+            W = both_ways(W)  # (P, F): pair H + k is pair k reversed
         v = np.dot(h, params[p + "in2f.weight"]) * q[:, None]  # (N, F): q_j scales what j sends
         m = scatter_add(W * gather(v, graph.seg_j), graph.seg_i)  # (N, F) m_i = Σ_j q_j W_ij ⊙ in2f h_j
         h = h + dense(ssp(dense(m, params, p + "f2out.0")), params, p + "f2out.1")  # (N, A)
@@ -120,7 +135,7 @@ def readout(params, config, species, h):
     """ε_i = scale[s_i] · MLP(h_i) + offset[s_i], (N,)."""
     act = ACTIVATIONS[config.readout_activation]
     out = dense(act(dense(h, params, "readout.0")), params, "readout.1")[:, 0]  # (N,)
-    return params["scale"][species] * out + params["offset"][species]
+    return per_species(params["scale"], species) * out + per_species(params["offset"], species)
 
 
 def repulsion(config, species, q, graph, d):

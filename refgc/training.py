@@ -10,7 +10,9 @@ and grow linearly beyond, so the fit follows mean absolute errors more than outl
 with F_θ = −∂E_θ/∂x, so the gradient ∂L/∂θ differentiates through a gradient: autograd
 does it because every primitive's VJP is itself differentiable (:mod:`refgc.scatter`).
 Several frames form one batch, a single disjoint graph whose atom energies are summed
-per frame with a scatter-add.
+per frame with a scatter-add. The batch keeps the frames' half/reversed pair layout (all
+unordered pairs, then their reverses), so the filter network, most of a step, runs once per
+unordered pair (:func:`refgc.schnet.atom_embeddings`).
 
 Before the first step the per-species offsets are fitted by least squares to the
 energies (E_f ≈ Σ_s n_fs offset_s), and every species' read-out scale is set to the RMS
@@ -180,12 +182,23 @@ def collate(frames):
     """Frames -> one :class:`Batch` (a disjoint graph)."""
     starts = onp.cumsum([0] + [len(f.species) for f in frames])
     n = int(starts[-1])
-    graph = Graph.from_pairs(
-        onp.concatenate([f.graph.i + s for f, s in zip(frames, starts)]),
-        onp.concatenate([f.graph.j + s for f, s in zip(frames, starts)]),
-        onp.concatenate([f.graph.offsets for f in frames]),
-        n,
-    )
+    if all(f.graph.n_half is not None for f in frames):
+        # every frame's unordered pairs, then their reverses: the batch keeps the half/reversed
+        # layout (filters computed once per unordered pair), and each atom's pairs keep their order
+        half = [slice(0, f.graph.n_half) for f in frames]
+        graph = Graph.from_half(
+            onp.concatenate([f.graph.i[h] + s for f, h, s in zip(frames, half, starts)]),
+            onp.concatenate([f.graph.j[h] + s for f, h, s in zip(frames, half, starts)]),
+            onp.concatenate([f.graph.offsets[h] for f, h in zip(frames, half)]),
+            n,
+        )
+    else:
+        graph = Graph.from_pairs(
+            onp.concatenate([f.graph.i + s for f, s in zip(frames, starts)]),
+            onp.concatenate([f.graph.j + s for f, s in zip(frames, starts)]),
+            onp.concatenate([f.graph.offsets for f in frames]),
+            n,
+        )
     return Batch(
         species=onp.concatenate([f.species for f in frames]),
         positions=onp.concatenate([f.positions for f in frames]),

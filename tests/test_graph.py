@@ -7,7 +7,7 @@ from autograd import grad
 
 import refgc
 from refgc.graph import NeighborList, build_graph
-from refgc.scatter import Segments, gather, scatter_add
+from refgc.scatter import Segments, both_ways, fold, gather, scatter_add
 from conftest import random_slab
 
 
@@ -85,6 +85,26 @@ def test_scatter_and_gather_are_adjoint_and_differentiable():
     fd = (F(atom_values + h * e) - F(atom_values - h * e)) / (2 * h)
     gg = grad(F)(atom_values)
     assert gg[2, 1] == pytest.approx(fd, rel=1e-5)
+
+
+def test_both_ways_and_fold_are_adjoint_and_differentiable():
+    """The filters of the unordered pairs are repeated for their reverses (both_ways) and
+    the gradient folds the halves back (fold): adjoint, and differentiable twice."""
+    rng = np.random.default_rng(1)
+    half, full = rng.standard_normal((7, 4)), rng.standard_normal((14, 4))
+    np.testing.assert_array_equal(both_ways(half), np.concatenate([half, half]))
+    np.testing.assert_array_equal(fold(full), full[:7] + full[7:])
+    # <both_ways(h), f> = <h, fold(f)>
+    assert np.sum(both_ways(half) * full) == pytest.approx(np.sum(half * fold(full)))
+    weights = rng.standard_normal((14, 4))
+    f = lambda h: np.sum(weights * both_ways(h**2) ** 2)  # noqa: E731
+    F = lambda h: np.sum(fold(weights * both_ways(grad(f)(h))) ** 2)  # noqa: E731  (grad of a fold)
+    e = np.zeros_like(half)
+    e[3, 2] = 1
+    for fn in (f, F):
+        step = 1e-5
+        fd = (fn(half + step * e) - fn(half - step * e)) / (2 * step)
+        assert grad(fn)(half)[3, 2] == pytest.approx(fd, rel=1e-6)
 
 
 @pytest.mark.parametrize("kind", ["slab", "small bulk"])

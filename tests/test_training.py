@@ -53,6 +53,28 @@ def huber_settings(model, batch):
                 huber_force=float(np.median(np.abs(F - batch.forces))))
 
 
+def test_batches_keep_the_half_layout_and_compute_what_a_plain_pair_list_does(frames):
+    """collate lays out every frame's unordered pairs, then their reverses, so the filters are
+    computed once per unordered pair; a plain list of the same pairs (no layout, one filter per
+    ordered pair) gives the same loss and gradient."""
+    from refgc.graph import Graph
+
+    model = refgc.init_model(CONFIG, seed=4)
+    batch = T.collate(T.prepare(frames[:4], CONFIG))
+    g, H = batch.graph, batch.graph.n_half
+    assert H is not None and 2 * H == g.n_pairs
+    np.testing.assert_array_equal(g.i[H:], g.j[:H])
+    np.testing.assert_array_equal(g.j[H:], g.i[:H])
+    plain = T.Batch(**{**batch.__dict__, "graph": Graph.from_pairs(g.i, g.j, g.offsets, len(batch.species))})
+    assert plain.graph.n_half is None
+    settings = T.TrainSettings()
+    value, gradient = T.value_and_grad(T.loss)(model.params, CONFIG, batch, settings)
+    value_plain, gradient_plain = T.value_and_grad(T.loss)(model.params, CONFIG, plain, settings)
+    assert value == pytest.approx(value_plain, rel=1e-13)
+    for name in gradient:
+        np.testing.assert_allclose(gradient[name], gradient_plain[name], rtol=1e-11, atol=1e-13, err_msg=name)
+
+
 @pytest.mark.parametrize("huber", [False, True])
 def test_loss_gradient_against_finite_differences(frames, huber):
     model = refgc.init_model(CONFIG, seed=3)
