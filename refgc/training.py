@@ -182,23 +182,17 @@ def collate(frames):
     """Frames -> one :class:`Batch` (a disjoint graph)."""
     starts = onp.cumsum([0] + [len(f.species) for f in frames])
     n = int(starts[-1])
-    if all(f.graph.n_half is not None for f in frames):
-        # every frame's unordered pairs, then their reverses: the batch keeps the half/reversed
-        # layout (filters computed once per unordered pair), and each atom's pairs keep their order
-        half = [slice(0, f.graph.n_half) for f in frames]
-        graph = Graph.from_half(
-            onp.concatenate([f.graph.i[h] + s for f, h, s in zip(frames, half, starts)]),
-            onp.concatenate([f.graph.j[h] + s for f, h, s in zip(frames, half, starts)]),
-            onp.concatenate([f.graph.offsets[h] for f, h in zip(frames, half)]),
-            n,
-        )
-    else:
-        graph = Graph.from_pairs(
-            onp.concatenate([f.graph.i + s for f, s in zip(frames, starts)]),
-            onp.concatenate([f.graph.j + s for f, s in zip(frames, starts)]),
-            onp.concatenate([f.graph.offsets for f in frames]),
-            n,
-        )
+    # With every frame in the half/reversed layout, the batch keeps it: every frame's unordered
+    # pairs, then their reverses (filters computed once per unordered pair; each atom's pairs
+    # keep their order). Otherwise every frame's pairs as they are.
+    half = all(f.graph.n_half is not None for f in frames)
+    take = [slice(0, f.graph.n_half) if half else slice(None) for f in frames]
+    graph = (Graph.from_half if half else Graph.from_pairs)(
+        onp.concatenate([f.graph.i[t] + s for f, t, s in zip(frames, take, starts)]),
+        onp.concatenate([f.graph.j[t] + s for f, t, s in zip(frames, take, starts)]),
+        onp.concatenate([f.graph.offsets[t] for f, t in zip(frames, take)]),
+        n,
+    )
     return Batch(
         species=onp.concatenate([f.species for f in frames]),
         positions=onp.concatenate([f.positions for f in frames]),
