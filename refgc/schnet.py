@@ -26,7 +26,7 @@ import autograd.numpy as np
 import numpy as onp
 from autograd.extend import defvjp, primitive
 
-from .scatter import Segments, both_ways, gather, scatter_add
+from .scatter import both_ways, gather, scatter_add
 
 __all__ = ["ssp", "rbf", "cosine_cutoff", "pair_distances", "atom_embeddings", "readout", "atom_energies", "total_energy"]
 
@@ -94,14 +94,6 @@ def pair_distances(positions, graph):
     return np.where(apart, np.sqrt(np.where(apart, r2, 1.0)), 0.0)
 
 
-def per_species(table, species):
-    """``table[species]``: each atom's row of a per-species parameter (S, ...) -> (N, ...).
-
-    A :func:`gather`, whose gradient is a sparse scatter-add onto the S rows (autograd's own
-    gradient of indexing goes through ``np.add.at``, and its second derivative again)."""
-    return gather(table, Segments(species, table.shape[0]))
-
-
 def dense(x, params, name):
     return np.dot(x, params[name + ".weight"]) + params[name + ".bias"]
 
@@ -117,7 +109,7 @@ def atom_embeddings(params, config, species, q, graph, d):
     d_filter = d if H is None else d[:H]
     e = rbf(d_filter, config.cutoff, config.n_rbf)  # (P or H, K)
     fc = cosine_cutoff(d_filter, config.cutoff)[:, None]  # (P or H, 1)
-    h = per_species(params["embedding"], species)  # (N, A)
+    h = params["embedding"][species]  # (N, A)
     layers = [h]
     for t in range(config.n_interactions):
         p = f"interactions.{t}."
@@ -135,7 +127,7 @@ def readout(params, config, species, h):
     """ε_i = scale[s_i] · MLP(h_i) + offset[s_i], (N,)."""
     act = ACTIVATIONS[config.readout_activation]
     out = dense(act(dense(h, params, "readout.0")), params, "readout.1")[:, 0]  # (N,)
-    return per_species(params["scale"], species) * out + per_species(params["offset"], species)
+    return params["scale"][species] * out + params["offset"][species]
 
 
 def repulsion(config, species, q, graph, d):

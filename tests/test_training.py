@@ -6,7 +6,7 @@ from ase import Atoms
 from ase.build import fcc110
 from ase.calculators.emt import EMT
 from ase.calculators.singlepoint import SinglePointCalculator
-from autograd import grad
+from autograd import grad, value_and_grad
 
 import refgc
 from refgc import training as T
@@ -68,8 +68,8 @@ def test_batches_keep_the_half_layout_and_compute_what_a_plain_pair_list_does(fr
     plain = T.Batch(**{**batch.__dict__, "graph": Graph.from_pairs(g.i, g.j, g.offsets, len(batch.species))})
     assert plain.graph.n_half is None
     settings = T.TrainSettings()
-    value, gradient = T.value_and_grad(T.loss)(model.params, CONFIG, batch, settings)
-    value_plain, gradient_plain = T.value_and_grad(T.loss)(model.params, CONFIG, plain, settings)
+    value, gradient = value_and_grad(T.loss)(model.params, CONFIG, batch, settings)
+    value_plain, gradient_plain = value_and_grad(T.loss)(model.params, CONFIG, plain, settings)
     assert value == pytest.approx(value_plain, rel=1e-13)
     for name in gradient:
         np.testing.assert_allclose(gradient[name], gradient_plain[name], rtol=1e-11, atol=1e-13, err_msg=name)
