@@ -57,11 +57,11 @@ class Graph:
         return len(self.i)
 
     @cached_property
-    def half_scatter(self):
-        """(n_atoms, n_half) CSR scatter maps onto the receivers and the senders of the first
-        n_half pairs (the unordered pairs), built on first use and kept."""
+    def half_segments(self):
+        """Scatter maps onto the receivers and the senders of the first n_half pairs (the
+        unordered pairs), built on first use and kept."""
         H, n = self.n_half, self.seg_i.n_atoms
-        return Segments(self.i[:H], n).matrix, Segments(self.j[:H], n).matrix
+        return Segments(self.i[:H], n), Segments(self.j[:H], n)
 
     def vectors(self, positions):
         """r_ij = x_j − x_i + S_ij · cell (plain NumPy; the model traces its own copy)."""

@@ -19,7 +19,7 @@ import numpy as onp
 import scipy.sparse
 from autograd.extend import defvjp, primitive
 
-__all__ = ["Segments", "gather", "scatter_add", "both_ways", "fold"]
+__all__ = ["Segments", "gather", "scatter_add"]
 
 
 class Segments:
@@ -32,39 +32,27 @@ class Segments:
         self.matrix = scipy.sparse.csr_matrix(
             (onp.ones(n_pairs), (self.idx, onp.arange(n_pairs))), shape=(self.n_atoms, n_pairs)
         )
+        self._matrices = {self.matrix.dtype: self.matrix}
+
+    def matrix_for(self, dtype):
+        """The map with entries of ``dtype``: a float64 map would turn float32 sums into float64."""
+        dtype = onp.dtype(dtype)
+        if dtype not in self._matrices:
+            self._matrices[dtype] = self.matrix.astype(dtype)
+        return self._matrices[dtype]
 
 
 @primitive
 def gather(values, seg):
     """``values[seg.idx]``: (n_atoms, ...) -> (n_pairs, ...)."""
-    return values[seg.idx]
+    return onp.take(values, seg.idx, axis=0)
 
 
 @primitive
 def scatter_add(values, seg):
     """Sum of the rows of ``values`` (n_pairs, ...) onto their atoms -> (n_atoms, ...)."""
-    return seg.matrix @ values
+    return seg.matrix_for(values.dtype) @ values
 
 
 defvjp(gather, lambda ans, values, seg: lambda g: scatter_add(g, seg))
 defvjp(scatter_add, lambda ans, values, seg: lambda g: gather(g, seg))
-
-
-@primitive
-def both_ways(values):
-    """``[values; values]``: rows of the unordered pairs repeated for their reverses, (2H, ...).
-
-    ``np.concatenate`` would do, but the second derivative of its gradient (a slice) goes
-    through ``np.add.at``; this pair of primitives are each other's adjoint instead."""
-    return onp.concatenate([values, values])
-
-
-@primitive
-def fold(values):
-    """The adjoint of :func:`both_ways`: the two halves summed, (2H, ...) -> (H, ...)."""
-    half = len(values) // 2
-    return values[:half] + values[half:]
-
-
-defvjp(both_ways, lambda ans, values: lambda g: fold(g))
-defvjp(fold, lambda ans, values: lambda g: both_ways(g))

@@ -26,35 +26,54 @@ import autograd.numpy as np
 import numpy as onp
 from autograd.extend import defvjp, primitive
 
-from .scatter import both_ways, gather, scatter_add
+from .scatter import gather, scatter_add
 
-__all__ = ["ssp", "rbf", "cosine_cutoff", "pair_distances", "atom_embeddings", "readout", "atom_energies", "total_energy"]
+__all__ = ["ssp", "sigmoid", "rbf", "cosine_cutoff", "pair_distances", "filter_network", "in2f", "messages", "f2out",
+           "atom_embeddings", "readout", "repulsion", "atom_energies", "total_energy"]
 
-LOG2 = float(np.log(2.0))
+
+def _half_tanh(x):
+    """tanh(|x| / 2), in [0, 1): shifted softplus and sigmoid are both functions of it."""
+    t = onp.abs(x)
+    t *= 0.5
+    return onp.tanh(t, out=t)
+
+
+def _ssp_from(x, t):
+    r"""ssp from t = tanh(|x|/2): :math:`\ln(1 + e^x) = \max(x, 0) + \ln 2 - \ln(1 + \tanh(|x|/2))`,
+    since :math:`1 + e^{-|x|} = 2 / (1 + \tanh(|x|/2))`; no overflow for any x. Overwrites t."""
+    onp.log1p(t, out=t)
+    return onp.subtract(onp.maximum(x, 0.0), t, out=t)
+
+
+def _sigmoid_from(x, t):
+    r""":math:`\sigma(x) = \tfrac12 (1 + \tanh(x/2))` from t = tanh(|x|/2)."""
+    s = onp.copysign(t, x)
+    s += 1.0
+    s *= 0.5
+    return s
 
 
 @primitive
 def ssp(x):
-    r"""Shifted softplus :math:`\ln(1 + e^x) - \ln 2`, in the overflow-free form
-    :math:`\max(x, 0) + \ln(1 + e^{-|x|}) - \ln 2`.
+    r"""Shifted softplus :math:`\mathrm{ssp}(x) = \ln(1 + e^x) - \ln 2` (SchNet's activation).
 
-    A primitive so autograd need not trace ``max`` and ``abs`` (their tie-breaking VJPs
-    cost more than the function); its derivative, the sigmoid, is written in
-    ``autograd.numpy`` and so stays differentiable for force training."""
-    y = onp.exp(-onp.abs(x))
-    onp.log1p(y, out=y)  # in place: this runs on every (pair, filter) entry
-    y += onp.maximum(x, 0.0)
-    y -= LOG2
-    return y
+    A primitive so autograd need not trace its pieces; its derivative, the sigmoid, is
+    again a differentiable primitive, as force training needs."""
+    return _ssp_from(x, _half_tanh(x))
 
 
 @primitive
 def sigmoid(x):
-    """1 / (1 + e^{-x}) = ½ (1 + tanh(x/2)), without overflow; ssp's derivative."""
-    y = onp.tanh(0.5 * x)
-    y += 1.0
-    y *= 0.5
-    return y
+    r"""1 / (1 + e^{-x}), the derivative of ssp."""
+    return _sigmoid_from(x, _half_tanh(x))
+
+
+def ssp_and_sigmoid(x):
+    """(ssp(x), σ(x)) from one tanh: the hand-written backward pass needs both."""
+    t = _half_tanh(x)
+    s = _sigmoid_from(x, t)
+    return _ssp_from(x, t), s
 
 
 defvjp(ssp, lambda ans, x: lambda g: g * sigmoid(x))
@@ -68,11 +87,15 @@ def silu(x):
 ACTIVATIONS = {"ssp": ssp, "silu": silu, "tanh": np.tanh}
 
 
+def rbf_centres(cutoff, n_rbf):
+    """The Gaussians' centres μ_k = linspace(0, r_c, K) and their width σ = r_c / (K − 1)."""
+    return onp.linspace(0.0, cutoff, n_rbf), cutoff / (n_rbf - 1)
+
+
 def rbf(d, cutoff, n_rbf):
-    r"""Gaussian radial basis :math:`e_k(d) = \exp(-\tfrac12 ((d - \mu_k)/\sigma)^2)`,
-    :math:`\mu_k` = linspace(0, r_c, K), :math:`\sigma = r_c / (K - 1)`. (P,) -> (P, K)."""
-    centres = np.linspace(0.0, cutoff, n_rbf)
-    sigma = cutoff / (n_rbf - 1)
+    r"""Gaussian radial basis :math:`e_k(d) = \exp(-\tfrac12 ((d - \mu_k)/\sigma)^2)`. (P,) -> (P, K)."""
+    centres, sigma = rbf_centres(cutoff, n_rbf)
+    centres = centres.astype(d.dtype)  # keep float32 in float32
     return np.exp(-0.5 * ((d[:, None] - centres[None, :]) / sigma) ** 2)
 
 
@@ -95,7 +118,36 @@ def pair_distances(positions, graph):
 
 
 def dense(x, params, name):
+    """y = x W + b, W stored (in, out)."""
     return np.dot(x, params[name + ".weight"]) + params[name + ".bias"]
+
+
+def filter_network(params, t, e):
+    """Block t's filters before the cutoff, ssp(e W₀ + b₀) W₁ + b₁: (P, K) -> (P, F)."""
+    p = f"interactions.{t}.filter."
+    return dense(ssp(dense(e, params, p + "0")), params, p + "1")
+
+
+def in2f(params, t, h, q):
+    """v_j = q_j h_j W_in, what each atom sends in block t, (N, F): q_j = 0 sends nothing."""
+    return np.dot(h, params[f"interactions.{t}.in2f.weight"]) * q[:, None]
+
+
+def messages(W, v, graph):
+    r"""m_i = Σ_j W_ij ⊙ v_j, (N, F), from filters W (P, F) and what each atom sends, v (N, F).
+
+    With the half/reversed layout (``graph.n_half``) ``W`` holds the unordered pairs {i, j}
+    only (W_ji = W_ij), and each carries a message both ways: i ← j and j ← i."""
+    if graph.n_half is None:
+        return scatter_add(W * gather(v, graph.seg_j), graph.seg_i)
+    i, j = graph.half_segments
+    return scatter_add(W * gather(v, j), i) + scatter_add(W * gather(v, i), j)
+
+
+def f2out(params, t, m):
+    """Block t's update of the embeddings, ssp(m U₀ + c₀) U₁ + c₁: (N, F) -> (N, A)."""
+    p = f"interactions.{t}.f2out."
+    return dense(ssp(dense(m, params, p + "0")), params, p + "1")
 
 
 def atom_embeddings(params, config, species, q, graph, d):
@@ -105,35 +157,39 @@ def atom_embeddings(params, config, species, q, graph, d):
     With the half/reversed layout (``graph.n_half``) the filters, functions of the distance
     alone, are computed for the unordered pairs and used for both directions: W_ji = W_ij.
     They are most of the work, and force training differentiates them twice."""
-    H = graph.n_half
-    d_filter = d if H is None else d[:H]
+    d_filter = d if graph.n_half is None else d[: graph.n_half]
     e = rbf(d_filter, config.cutoff, config.n_rbf)  # (P or H, K)
     fc = cosine_cutoff(d_filter, config.cutoff)[:, None]  # (P or H, 1)
     h = params["embedding"][species]  # (N, A)
     layers = [h]
     for t in range(config.n_interactions):
-        p = f"interactions.{t}."
-        W = dense(ssp(dense(e, params, p + "filter.0")), params, p + "filter.1") * fc  # (P or H, F)
-        if H is not None:
-            W = both_ways(W)  # (P, F): pair H + k is pair k reversed
-        v = np.dot(h, params[p + "in2f.weight"]) * q[:, None]  # (N, F): q_j scales what j sends
-        m = scatter_add(W * gather(v, graph.seg_j), graph.seg_i)  # (N, F) m_i = Σ_j q_j W_ij ⊙ in2f h_j
-        h = h + dense(ssp(dense(m, params, p + "f2out.0")), params, p + "f2out.1")  # (N, A)
+        W = filter_network(params, t, e) * fc  # (P or H, F) W_ij
+        m = messages(W, in2f(params, t, h, q), graph)  # (N, F) m_i = Σ_j q_j W_ij ⊙ in2f h_j
+        h = h + f2out(params, t, m)  # (N, A)
         layers.append(h)
     return layers
 
 
+def atom_energy(params, config, species, c):
+    """ε_i = scale[s_i] · (act(c_i) W + b) + offset[s_i] from the read-out's first layer c = h R₀ + b₀, (N,)."""
+    act = ACTIVATIONS[config.readout_activation]
+    out = dense(act(c), params, "readout.1")[:, 0]  # (N,)
+    return params["scale"][species] * out + params["offset"][species]
+
+
 def readout(params, config, species, h):
     """ε_i = scale[s_i] · MLP(h_i) + offset[s_i], (N,)."""
-    act = ACTIVATIONS[config.readout_activation]
-    out = dense(act(dense(h, params, "readout.0")), params, "readout.1")[:, 0]  # (N,)
-    return params["scale"][species] * out + params["offset"][species]
+    return atom_energy(params, config, species, dense(h, params, "readout.0"))
+
+
+def prior_radii(config, species, graph):
+    """r_ab of every pair, (P,): the prior acts inside it."""
+    return config.prior_radii()[species[graph.i], species[graph.j]]
 
 
 def repulsion(config, species, q, graph, d):
     """q_i q_j φ(d_ij) per pair, (P,), with φ = A (1 − d/r_ab)³ inside r_ab and 0 beyond."""
-    r_ab = config.prior_radii()[species[graph.i], species[graph.j]]  # (P,)
-    u = np.maximum(1.0 - d / r_ab, 0.0)
+    u = np.maximum(1.0 - d / prior_radii(config, species, graph), 0.0)
     return config.prior_strength * gather(q, graph.seg_i) * gather(q, graph.seg_j) * u**3
 
 

@@ -1,5 +1,6 @@
 """The neighbour graph: complete, a superset with a skin, rebuilt only when needed."""
 
+import autograd.numpy as anp
 import numpy as np
 import pytest
 from ase.build import bulk
@@ -7,8 +8,8 @@ from autograd import grad
 
 import refgc
 from refgc.graph import NeighborList, build_graph
-from refgc.scatter import Segments, both_ways, fold, gather, scatter_add
-from conftest import random_slab
+from refgc.scatter import Segments, gather, scatter_add
+from conftest import random_slab, random_system
 
 
 def brute_force_pairs(atoms, radius, n_images=3):
@@ -87,24 +88,22 @@ def test_scatter_and_gather_are_adjoint_and_differentiable():
     assert gg[2, 1] == pytest.approx(fd, rel=1e-5)
 
 
-def test_both_ways_and_fold_are_adjoint_and_differentiable():
-    """The filters of the unordered pairs are repeated for their reverses (both_ways) and
-    the gradient folds the halves back (fold): adjoint, and differentiable twice."""
+def test_half_layout_messages_equal_the_full_list():
+    """With the half layout each unordered pair's filter carries a message both ways: the
+    same messages as one filter per ordered pair, and the same gradients."""
+    from refgc.graph import Graph
+    from refgc.schnet import messages
+
+    atoms, _ = random_system(2, "slab")
+    g = build_graph(atoms.positions, atoms.cell[:], atoms.pbc, 4.0)
+    full = Graph.from_pairs(g.i, g.j, g.offsets, len(atoms))
     rng = np.random.default_rng(1)
-    half, full = rng.standard_normal((7, 4)), rng.standard_normal((14, 4))
-    np.testing.assert_array_equal(both_ways(half), np.concatenate([half, half]))
-    np.testing.assert_array_equal(fold(full), full[:7] + full[7:])
-    # <both_ways(h), f> = <h, fold(f)>
-    assert np.sum(both_ways(half) * full) == pytest.approx(np.sum(half * fold(full)))
-    weights = rng.standard_normal((14, 4))
-    f = lambda h: np.sum(weights * both_ways(h**2) ** 2)  # noqa: E731
-    F = lambda h: np.sum(fold(weights * both_ways(grad(f)(h))) ** 2)  # noqa: E731  (grad of a fold)
-    e = np.zeros_like(half)
-    e[3, 2] = 1
-    for fn in (f, F):
-        step = 1e-5
-        fd = (fn(half + step * e) - fn(half - step * e)) / (2 * step)
-        assert grad(fn)(half)[3, 2] == pytest.approx(fd, rel=1e-6)
+    W, v = rng.standard_normal((g.n_half, 5)), rng.standard_normal((len(atoms), 5))
+    np.testing.assert_allclose(messages(W, v, g), messages(np.concatenate([W, W]), v, full), rtol=1e-13, atol=1e-13)
+    weights = rng.standard_normal((len(atoms), 5))
+    half_grad = grad(lambda w: np.sum(weights * messages(w, v, g) ** 2))(W)
+    full_grad = grad(lambda w: np.sum(weights * messages(anp.concatenate([w, w]), v, full) ** 2))(W)
+    np.testing.assert_allclose(half_grad, full_grad, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("kind", ["slab", "small bulk"])
