@@ -257,7 +257,7 @@ class _ParallelGradient:
         except ValueError as err:
             raise ValueError(f"TrainSettings.workers = {settings.workers} needs the 'fork' start method, "
                              "which this platform lacks: use workers = 1") from err
-        from .grandcanonical import single_threaded  # one BLAS thread per worker: no oversubscription
+        from .parallel import single_threaded  # one BLAS thread per worker: no oversubscription
 
         _WORKER.update(frames=frames, config=config, settings=settings)
         self.frames, self.workers = frames, settings.workers
