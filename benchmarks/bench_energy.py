@@ -1,38 +1,40 @@
-"""Time E + ∂E/∂x + ∂E/∂q on Cu(110)+O slabs: one thread, min of several runs.
+"""E + ∂E/∂x + ∂E/∂q on Cu(110)+O slabs: refgc against an independent PyTorch SchNet.
 
-    python benchmarks/bench_energy.py [--repeats 7] [--sizes 50 100 200 400 1000 2000 5000]
-                                      [--autograd-up-to 1000]
+    python benchmarks/bench_energy.py [--sizes 100 400] [--repeats 15] [--autograd-up-to 1000]
 
-Model size as in the issues: 64 features, 3 blocks, 20 RBF, r_c = 6 Å. Prints a table of
-atoms, pairs, milliseconds per call for the autograd reference path and for the
-hand-written backward pass (the default), their ratio, and the backward pass's time per
-pair relative to the smallest system (linear scaling keeps that ratio near 1), and the
-backward pass's peak memory per pair (NumPy allocations, by tracemalloc). When torch is
-installed, the same model in PyTorch (``tutorials/torch_schnet.py``, same weights, same pairs)
-is timed too, in float64 and float32, with one torch thread: energy, forces and ∂E/∂q by
-torch.autograd.
+Every side runs in its own fresh process, with one thread, as a user's process would: one
+library can change another's allocator or thread state (PyTorch, for one, raises glibc's
+mmap threshold, which hides the page faults a plain NumPy process pays). Model size as in
+the issues: 64 features, 64 filters, 3 blocks, 20 RBF, r_c = 6 Å, float64 unless stated;
+the same weights and the same pairs on both sides. The PyTorch model is
+``tutorials/torch_schnet.py``, written independently of refgc: one filter per ordered pair,
+messages with ``index_add_``, gradients by ``torch.autograd``.
+
+Prints per size: pairs; milliseconds per call (the minimum of ``--repeats`` calls after a
+warm-up) of refgc's hand-written backward pass (the default), its float32 variant, the
+autograd reference path, and PyTorch in float64 and float32; refgc / PyTorch in float64;
+and the kernel time of refgc's timed calls as a share of their user time (page faults
+show up there).
 """
 
+import argparse
+import json
 import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
 
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS"):
-    os.environ[var] = "1"  # before NumPy is imported
-
-import argparse  # noqa: E402
-import platform  # noqa: E402
-import time  # noqa: E402
-
-import numpy as np  # noqa: E402
-from ase import Atoms  # noqa: E402
-from ase.build import fcc110  # noqa: E402
-
-import refgc  # noqa: E402
-from refgc.graph import build_graph  # noqa: E402
-from refgc.system import system_from_atoms  # noqa: E402
+HERE = Path(__file__).resolve()
+SIDES = ("backward", "float32", "autograd", "torch64", "torch32")
 
 
 def slab_with_oxygen(n_atoms, seed=0):
     """A 4-layer Cu(110) slab topped up with O adatoms to ``n_atoms`` atoms (about 1/3 O)."""
+    import numpy as np
+    from ase import Atoms
+    from ase.build import fcc110
+
     n_cu = int(round(n_atoms * 2 / 3 / 4)) * 4
     nx = max(1, int(np.sqrt(n_cu / 4 / 1.41)))
     ny = max(1, n_cu // 4 // nx)
@@ -44,18 +46,9 @@ def slab_with_oxygen(n_atoms, seed=0):
     return slab + Atoms("O" * n_o, positions=np.c_[xy, top + rng.uniform(1.0, 3.0, n_o)])
 
 
-def peak_bytes(f):
-    """Peak memory NumPy allocates during one call (tracemalloc sees NumPy's buffers)."""
-    import tracemalloc
-
-    tracemalloc.start()
-    f()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak
-
-
 def best_time(f, repeats):
+    import time
+
     f()  # warm-up
     times = []
     for _ in range(repeats):
@@ -65,67 +58,43 @@ def best_time(f, repeats):
     return min(times)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[50, 100, 200, 400, 1000, 2000, 5000])
-    parser.add_argument("--autograd-up-to", type=int, default=1000,
-                        help="time the (slow, memory-hungry) autograd path only up to this many atoms")
-    args = parser.parse_args()
+def worker(side, n_atoms, repeats):
+    """Time one side in this (fresh) process; print a JSON line."""
+    import resource
+
+    import numpy as np
+
+    import refgc
+    from refgc.graph import build_graph
+    from refgc.system import system_from_atoms
+
     model = refgc.init_model(refgc.ModelConfig(species=("Cu", "O")), seed=0)
-    print(f"# {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
-          f"NumPy {np.__version__}, one thread, min of {args.repeats}")
-    torch_net = torch_twin(model)
-    header = f" {'torch64 ms':>10} {'torch32 ms':>10} {'64/torch':>8} {'32/torch':>8}" if torch_net is not None else ""
-    print(f"{'atoms':>6} {'pairs':>7} {'autograd ms':>12} {'backward ms':>12} {'speed-up':>9} {'float32 ms':>11} "
-          f"{'µs/pair':>8} {'ratio':>6} {'KB/pair':>8}{header}")
-    first = None
-    for n in args.sizes:
-        atoms = slab_with_oxygen(n)
-        q = onp_where_o(atoms)
-        s = system_from_atoms(model.species, atoms, q)
-        graph = build_graph(s.positions, s.cell, s.pbc, model.config.cutoff)
-        t_auto = (best_time(lambda: model.evaluate(s.species, s.positions, s.q, graph, method="autograd"), args.repeats)
-                  if n <= args.autograd_up_to else float("nan"))
-        t_back = best_time(lambda: model.evaluate(s.species, s.positions, s.q, graph, method="backward"), args.repeats)
-        t_f32 = best_time(lambda: model.evaluate(s.species, s.positions, s.q, graph, dtype="float32"), args.repeats)
-        kb_per_pair = peak_bytes(lambda: model.evaluate(s.species, s.positions, s.q, graph)) / len(graph.i) / 1e3
-        pairs = len(graph.i)
-        per_pair = t_back / pairs * 1e6
-        first = first or per_pair
-        torch_cols = ""
-        if torch_net is not None:
-            t64, t32 = (best_time(torch_step(torch_net, atoms, q, graph, dt), args.repeats) for dt in ("float64", "float32"))
-            torch_cols = f" {t64 * 1e3:10.1f} {t32 * 1e3:10.1f} {t_back / t64:8.2f} {t_f32 / t32:8.2f}"
-        print(f"{len(atoms):6d} {pairs:7d} {t_auto * 1e3:12.1f} {t_back * 1e3:12.1f} {t_auto / t_back:9.2f} "
-              f"{t_f32 * 1e3:11.1f} {per_pair:8.2f} {per_pair / first:6.2f} {kb_per_pair:8.2f}{torch_cols}")
+    atoms = slab_with_oxygen(n_atoms)
+    q = np.where(atoms.symbols == "O", 0.5, 1.0)  # the O adatoms are fractional candidates
+    s = system_from_atoms(model.species, atoms, q)
+    graph = build_graph(s.positions, s.cell, s.pbc, model.config.cutoff)
+    if side.startswith("torch"):
+        step = torch_step(model, atoms, q, graph, "float64" if side == "torch64" else "float32")
+    else:
+        options = {"backward": {}, "float32": {"dtype": "float32"}, "autograd": {"method": "autograd"}}[side]
+        step = lambda: model.evaluate(s.species, s.positions, s.q, graph, **options)  # noqa: E731
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    seconds = best_time(step, repeats)
+    after = resource.getrusage(resource.RUSAGE_SELF)  # the timed calls' kernel and user time
+    print(json.dumps({"ms": 1e3 * seconds, "pairs": int(graph.n_pairs), "atoms": len(atoms),
+                      "sys_share": (after.ru_stime - before.ru_stime) / (after.ru_utime - before.ru_utime)}))
 
 
-def torch_twin(model):
-    """The PyTorch twin of ``model`` (tutorials/torch_schnet.py), or None without torch."""
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    if importlib.util.find_spec("torch") is None:
-        return None
+def torch_step(model, atoms, q, graph, dtype):
+    """A closure: E, ∂E/∂x and ∂E/∂q by PyTorch on the given pairs (built once, as refgc's)."""
     import torch
 
     torch.set_num_threads(1)
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tutorials"))
+    sys.path.insert(0, str(HERE.parents[1] / "tutorials"))
     import torch_schnet
 
-    return torch_schnet.from_refgc(model)
-
-
-def torch_step(net, atoms, q, graph, dtype):
-    """A closure: E, forces and ∂E/∂q in PyTorch on the given pairs (built once, like refgc's)."""
-    import copy
-
-    import torch
-
     dt = getattr(torch, dtype)
-    model = copy.deepcopy(net).to(dt)  # .to converts in place: keep the float64 original intact
+    net = torch_schnet.from_refgc(model).to(dt)
     Z = torch.tensor(atoms.numbers, dtype=torch.long)
     i, j = torch.tensor(graph.i), torch.tensor(graph.j)
     offsets = torch.tensor(graph.offsets, dtype=dt)
@@ -133,15 +102,45 @@ def torch_step(net, atoms, q, graph, dtype):
 
     def step():
         x, qq = x0.clone().requires_grad_(True), q0.clone().requires_grad_(True)
-        E = model(Z, x, qq, i, j, offsets)
-        return torch.autograd.grad(E, (x, qq))
+        return torch.autograd.grad(net(Z, x, qq, i, j, offsets), (x, qq))
 
     return step
 
 
-def onp_where_o(atoms):
-    """q = ½ on the O adatoms (candidates), 1 on the slab."""
-    return np.where(atoms.symbols == "O", 0.5, 1.0)
+def run_side(side, n_atoms, repeats):
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, str(HERE), "--worker", side, "--sizes", str(n_atoms),
+                          "--repeats", str(repeats)], env=env, capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(f"{side} at {n_atoms} atoms failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 400])
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--autograd-up-to", type=int, default=1000, help="time the autograd path up to this size")
+    parser.add_argument("--worker", choices=SIDES, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return worker(args.worker, args.sizes[0], args.repeats)
+    import importlib.util
+
+    import numpy
+
+    sides = [s for s in SIDES if not s.startswith("torch") or importlib.util.find_spec("torch")]
+    print(f"# {platform.processor() or platform.machine()}, Python {platform.python_version()}, NumPy "
+          f"{numpy.__version__}; one thread, each side in a fresh process, min of {args.repeats}")
+    print(f"{'atoms':>6} {'pairs':>7} " + " ".join(f"{s + ' ms':>12}" for s in sides)
+          + f" {'refgc/torch':>11} {'sys/user':>9}")
+    for n in args.sizes:
+        results = {s: run_side(s, n, args.repeats) for s in sides if s != "autograd" or n <= args.autograd_up_to}
+        first = next(iter(results.values()))
+        ratio = results["backward"]["ms"] / results["torch64"]["ms"] if "torch64" in results else float("nan")
+        print(f"{first['atoms']:6d} {first['pairs']:7d} "
+              + " ".join(f"{results[s]['ms']:12.1f}" if s in results else f"{'-':>12}" for s in sides)
+              + f" {ratio:11.2f} {results['backward']['sys_share']:9.1%}")
 
 
 if __name__ == "__main__":

@@ -37,8 +37,9 @@ import numpy as np  # noqa: E402
 import refgc  # noqa: E402
 from refgc.contacts import short_contacts  # noqa: E402
 from refgc.datagen import random_insertion  # noqa: E402
-from refgc.grandcanonical import SerialExecutor, fixed_mask, relaxed_template  # noqa: E402
-from refgc.restart import Problem, relax  # noqa: E402
+from refgc.gibbs import chemical_potentials, free_energy  # noqa: E402
+from refgc.parallel import SerialExecutor  # noqa: E402
+from refgc.search import Problem  # noqa: E402
 from refgc.surface import cu110_c6x2_template  # noqa: E402
 
 TOL = 0.010  # eV per cell: "reached the best"
@@ -55,7 +56,7 @@ def contacts_text(atoms, n_template):
     return " ".join(f"{a}-{b} {v:.2f}" for (a, b), v in sorted(found.items())) or "none"
 
 
-def baseline(model, relaxed, E_slab, fixed, mu_abs, budget, max_cu, max_o, seed):
+def baseline(model, relaxed, E_slab, mu_abs, budget, max_cu, max_o, seed):
     """Random fixed-composition insertions on the ``relaxed`` template + relaxation until
     ``budget`` evaluations are spent. Returns [(evaluations so far, ΔG, physical?)] per
     relaxation and the lowest structure."""
@@ -65,9 +66,9 @@ def baseline(model, relaxed, E_slab, fixed, mu_abs, budget, max_cu, max_o, seed)
     while spent < budget:
         n_cu, n_o = next(compositions)
         atoms = random_insertion(relaxed, {"Cu": n_cu, "O": n_o}, rng)
-        problem = Problem(model=model, template=relaxed, mu=mu_abs, candidates=tuple(atoms.get_chemical_symbols()[len(relaxed):]),
-                          region=(0.0, 1.0), template_energy=E_slab, fixed=fixed)
-        structure, gibbs, n = relax(problem, atoms)
+        structure, E, n = refgc.relax(model, atoms)
+        mu_added = np.array([mu_abs[s] for s in atoms.get_chemical_symbols()[len(relaxed):]])
+        gibbs = free_energy(E, np.ones(len(atoms)), mu_added, len(relaxed), E_slab)
         spent += n
         out.append((spent, gibbs, not short_contacts(structure, len(relaxed))))
         best = min(best, (gibbs, structure), key=lambda b: b[0])
@@ -98,8 +99,7 @@ def main():
     args = ap.parse_args()
     model = refgc.load_model(args.model)
     template = cu110_c6x2_template()
-    fixed = fixed_mask(template)
-    relaxed, E_slab = relaxed_template(model, template, fixed)  # independent of Δμ: once
+    relaxed, E_slab, _ = refgc.relax(model, template)  # independent of Δμ: once
     print(f"# c(6x2) template, {args.restarts} refgc restarts per Δμ_O, one thread; "
           f"baseline with {args.budget_factor:g}x refgc's evaluations; initial q ~ U({args.existence[0]:g}, {args.existence[1]:g}), κ = {args.existence_scale:g}")
     print(f"{'Δμ_O':>6} {'best ΔG':>9} {'found by':>9} {'s/restart':>10} {'evals/restart':>14} "
@@ -115,7 +115,7 @@ def main():
         seconds = (time.perf_counter() - t0) / args.restarts
         runs = sorted(result.runs, key=lambda r: r.restart)
         budget = sum(r.n_evaluations for r in runs)
-        history, baseline_best = baseline(model, relaxed, E_slab, fixed, refgc.chemical_potentials(model, mu), args.budget_factor * budget,
+        history, baseline_best = baseline(model, relaxed, E_slab, chemical_potentials(model, mu), args.budget_factor * budget,
                            args.max_cu, args.max_o, args.seed)
         target = min(result.gibbs, min(g for _, g, _ in history))
         found = sum(r.gibbs <= target + TOL for r in runs)

@@ -18,7 +18,7 @@ import argparse  # noqa: E402
 import numpy as np  # noqa: E402
 
 import refgc  # noqa: E402
-from refgc.grandcanonical import SerialExecutor  # noqa: E402
+from refgc.parallel import SerialExecutor  # noqa: E402
 from refgc.surface import cu110_c6x2_template  # noqa: E402
 
 GRID = ["0 1 1", "0 1 0.3", "0 1 3", "0 1 10", "0 1 30", "0.5 1 3", "0.5 1 10", "1 1 0.3", "1 1 1", "1 1 3", "1 1 10"]

@@ -2,45 +2,30 @@
 
 The reference implementation of an existence-weighted SchNet, the Gibbs free energy
 ΔG(x, q) of a surface with fractional candidate atoms, and its gradients in positions
-and existences. See ``README.md`` and ``METHOD.md`` for the equations.
+and existences. The public API is below; the README's "Layout" section maps the modules.
 """
 
 from .calculator import Calculator
 from .energy import embeddings, energy, energy_and_gradients
-from .gibbs import chemical_potentials, gibbs_free_energy
-from .graph import NeighborList
+from .gibbs import gibbs_free_energy
+from .grandcanonical import optimize
 from .insertion import insertion_map
-from .phasediagram import PhaseDiagram, phase_diagram
-from .schnetpack import from_schnetpack
-from .grandcanonical import GCResult, SerialExecutor, optimize
 from .model import Model, ModelConfig, init_model
 from .modelfile import load_model, save_model
-from .training import TrainSettings, read_frames, train
+from .phasediagram import phase_diagram
+from .search import relax
+from .data import read_frames
+from .training import TrainSettings, train
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
-    "Calculator",
-    "GCResult",
-    "Model",
-    "ModelConfig",
-    "NeighborList",
-    "PhaseDiagram",
-    "SerialExecutor",
-    "TrainSettings",
-    "chemical_potentials",
-    "embeddings",
-    "energy",
-    "energy_and_gradients",
-    "from_schnetpack",
-    "gibbs_free_energy",
-    "init_model",
-    "insertion_map",
-    "load_model",
-    "optimize",
-    "phase_diagram",
-    "read_frames",
-    "save_model",
-    "train",
+    # the model
+    "ModelConfig", "Model", "init_model", "load_model", "save_model",
+    "energy", "energy_and_gradients", "embeddings", "Calculator",
+    # the search
+    "gibbs_free_energy", "relax", "optimize", "phase_diagram", "insertion_map",
+    # training
+    "TrainSettings", "train", "read_frames",
     "__version__",
-]
+]  # fmt: skip

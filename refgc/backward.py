@@ -26,7 +26,7 @@ differences.
 
 from dataclasses import replace
 
-import numpy as onp
+import numpy as np
 
 from . import schnet
 from .memory import keep_freed_memory
@@ -38,19 +38,19 @@ __all__ = ["energy_and_gradients"]
 def pair_distances_adjoint(positions, graph, d, d_bar):
     """x̄ (N, 3) from d̄ (P,): each pair pulls its two atoms along r̂_ij."""
     r = gather(positions, graph.seg_j) - gather(positions, graph.seg_i) + graph.offsets  # (P, 3)
-    g = (onp.divide(d_bar, d, out=onp.zeros_like(d), where=d > 0.0))[:, None] * r  # d̄ r̂; d = 0: no direction
+    g = (np.divide(d_bar, d, out=np.zeros_like(d), where=d > 0.0))[:, None] * r  # d̄ r̂; d = 0: no direction
     return scatter_add(g, graph.seg_j) - scatter_add(g, graph.seg_i)
 
 
 def rbf_adjoint(d, e, e_bar, cutoff, n_rbf):
     """d̄ (P,) from ē (P, K): ∂e_k/∂d = −e_k (d − μ_k)/σ²."""
     centres, sigma = schnet.rbf_centres(cutoff, n_rbf)
-    return -onp.einsum("pk,pk->p", e_bar * e, d[:, None] - centres.astype(d.dtype)) / sigma**2
+    return -np.einsum("pk,pk->p", e_bar * e, d[:, None] - centres.astype(d.dtype)) / sigma**2
 
 
 def cosine_cutoff_adjoint(d, fc_bar, cutoff):
     """d̄ (P,) from f̄_c (P,): f_c' = −½ (π/r_c) sin(π d/r_c) inside the cutoff, 0 beyond."""
-    return fc_bar * onp.where(d < cutoff, -0.5 * onp.pi / cutoff * onp.sin(onp.pi * d / cutoff), 0.0)
+    return fc_bar * np.where(d < cutoff, -0.5 * np.pi / cutoff * np.sin(np.pi * d / cutoff), 0.0)
 
 
 CHUNK = 512  # pairs per slice of the filter network: its (CHUNK, F) temporaries stay in cache
@@ -62,7 +62,7 @@ def filter_network(params, t, e):
     a cache-sized slice of pairs at a time (measured 1.4x faster than whole arrays)."""
     p = f"interactions.{t}.filter."
     F = params[p + "1.bias"].shape[0]
-    W, sig = onp.empty((len(e), F), e.dtype), onp.empty((len(e), F), e.dtype)
+    W, sig = np.empty((len(e), F), e.dtype), np.empty((len(e), F), e.dtype)
     for a in range(0, len(e), CHUNK):
         hidden, sig[a : a + CHUNK] = schnet.ssp_and_sigmoid(schnet.dense(e[a : a + CHUNK], params, p + "0"))
         W[a : a + CHUNK] = schnet.dense(hidden, params, p + "1")
@@ -73,7 +73,7 @@ def filter_network_adjoint(params, t, sig, W_bar):
     """ē (P, K) from W̄ (P, F), the adjoint of the filters before the cutoff."""
     p = f"interactions.{t}.filter."
     w0, w1 = params[p + "0.weight"], params[p + "1.weight"]
-    e_bar = onp.empty((len(sig), w0.shape[0]), sig.dtype)
+    e_bar = np.empty((len(sig), w0.shape[0]), sig.dtype)
     for a in range(0, len(sig), CHUNK):
         e_bar[a : a + CHUNK] = (sig[a : a + CHUNK] * (W_bar[a : a + CHUNK] @ w1.T)) @ w0.T
     return e_bar
@@ -82,7 +82,7 @@ def filter_network_adjoint(params, t, sig, W_bar):
 def in2f_adjoint(params, t, h, q, v_bar):
     """(h̄ (N, A), q̄ (N,)) from v̄ (N, F), v = q ⊙ h W_in."""
     w = params[f"interactions.{t}.in2f.weight"]
-    return (v_bar * q[:, None]) @ w.T, onp.einsum("nf,nf->n", v_bar, h @ w)
+    return (v_bar * q[:, None]) @ w.T, np.einsum("nf,nf->n", v_bar, h @ w)
 
 
 def messages_adjoint(m_bar, W, v, graph):
@@ -117,7 +117,7 @@ def activation_derivative(name, c):
         s = schnet.sigmoid(c)
         return s * (1.0 + c * (1.0 - s))
     if name == "tanh":
-        return 1.0 - onp.tanh(c) ** 2
+        return 1.0 - np.tanh(c) ** 2
     raise ValueError(f"no derivative for read-out activation {name!r}")
 
 
@@ -131,7 +131,7 @@ def readout_adjoint(params, config, species, q, c):
 def repulsion_adjoint(config, species, q, graph, d):
     """(d̄ (P,), q̄ (N,)) of E_rep = ½ Σ_pairs q_i q_j A u³, u = (1 − d/r_ab)₊."""
     r_ab = schnet.prior_radii(config, species, graph).astype(d.dtype)
-    u = onp.maximum(1.0 - d / r_ab, 0.0)
+    u = np.maximum(1.0 - d / r_ab, 0.0)
     A = config.prior_strength
     qi, qj = gather(q, graph.seg_i), gather(q, graph.seg_j)
     d_bar = -1.5 * A * qi * qj * u**2 / r_ab
@@ -139,14 +139,14 @@ def repulsion_adjoint(config, species, q, graph, d):
     return d_bar, q_bar
 
 
-def energy_and_gradients(params, config, species, positions, q, graph, dtype=onp.float64):
+def energy_and_gradients(params, config, species, positions, q, graph, dtype=np.float64):
     """(E, ∂E/∂x (N, 3), ∂E/∂q (N,)) for the arrays of one system; see the module docstring.
 
     ``dtype=numpy.float32`` computes in single precision (gradients agree with float64 to
     ~1e-5 relative); the results are returned as float64."""
     keep_freed_memory()
-    dtype = onp.dtype(dtype)
-    if dtype != onp.float64:
+    dtype = np.dtype(dtype)
+    if dtype != np.float64:
         params = {k: v.astype(dtype) for k, v in params.items()}
         positions, q = positions.astype(dtype), q.astype(dtype)
         graph = replace(graph, offsets=graph.offsets.astype(dtype))
@@ -168,14 +168,14 @@ def energy_and_gradients(params, config, species, positions, q, graph, dtype=onp
         h = h + schnet.f2out(params, t, m)  # (N, A)
     c = schnet.dense(h, params, "readout.0")  # (N, A/2)
     eps = schnet.atom_energy(params, config, species, c)  # ε_i
-    E = float(onp.dot(q, eps) + 0.5 * onp.sum(schnet.repulsion(config, species, q, graph, d)))
+    E = float(np.dot(q, eps) + 0.5 * np.sum(schnet.repulsion(config, species, q, graph, d)))
 
     # backward
     d_bar, q_bar = repulsion_adjoint(config, species, q, graph, d)
     q_bar += eps  # ∂(Σ q ε)/∂q, direct
     h_bar = readout_adjoint(params, config, species, q, c)  # (N, A)
-    e_bar = onp.zeros_like(e)
-    fc_bar = onp.zeros_like(d_f)
+    e_bar = np.zeros_like(e)
+    fc_bar = np.zeros_like(d_f)
     for t in reversed(range(T)):
         h, W, sig, Wc, v, m = saved[t]
         m_bar = f2out_adjoint(params, t, m, h_bar)  # (N, F); h̄ also flows on through the residual
@@ -183,7 +183,7 @@ def energy_and_gradients(params, config, species, positions, q, graph, dtype=onp
         dh, dq = in2f_adjoint(params, t, h, q, v_bar)
         h_bar = h_bar + dh
         q_bar += dq
-        fc_bar += onp.einsum("pf,pf->p", Wc_bar, W)
+        fc_bar += np.einsum("pf,pf->p", Wc_bar, W)
         Wc_bar *= fc
         e_bar += filter_network_adjoint(params, t, sig, Wc_bar)
     dd_f = rbf_adjoint(d_f, e, e_bar, cutoff, K) + cosine_cutoff_adjoint(d_f, fc_bar, cutoff)  # (H,)
@@ -192,4 +192,4 @@ def energy_and_gradients(params, config, species, positions, q, graph, dtype=onp
     else:
         d_bar[:H] += dd_f
     dx = pair_distances_adjoint(positions, graph, d, d_bar)
-    return E, onp.asarray(dx, dtype=float), onp.asarray(q_bar, dtype=float)
+    return E, np.asarray(dx, dtype=float), np.asarray(q_bar, dtype=float)

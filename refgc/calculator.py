@@ -11,7 +11,7 @@ Gibbs free energy of a surface is :func:`refgc.gibbs_free_energy`.
 Extended XYZ keeps the existence array; ``.traj`` files drop it.
 """
 
-import numpy as onp
+import numpy as np
 from ase.calculators.calculator import Calculator as ASECalculator
 from ase.calculators.calculator import all_changes
 
@@ -36,7 +36,7 @@ class Calculator(ASECalculator):
         if self.atoms is not None and "existence" not in changes:
             old = self.atoms.arrays.get("existence")
             new = atoms.arrays.get("existence")
-            if (old is None) != (new is None) or (old is not None and not onp.array_equal(old, new)):
+            if (old is None) != (new is None) or (old is not None and not np.array_equal(old, new)):
                 changes.append("existence")
         return changes
 

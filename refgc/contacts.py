@@ -1,18 +1,48 @@
-"""Is a found structure physical? Pairs of atoms closer than any bond they form.
+"""How close may two atoms be? One table of distances per element pair, and the check of a found structure.
 
 A machine-learned potential can be wrong far from its training data, and an optimizer is
 good at finding where it is wrong in the favourable direction. The cheapest check of a
 result: the shortest distance of each pair of elements, against a length shorter than any
-bond that pair forms in a real molecule or solid, with some slack.
+bond that pair forms in a real molecule or solid, with some slack (:func:`short_contacts`).
+
+Every distance limit of refgc per element pair lives in :data:`DISTANCES`: the shortest
+real bond, the ``too_short`` limit of that check, and the closest two atoms are ever
+placed when new structures are made for labelling (:func:`refgc.datagen.random_insertion`).
+The model's repulsive prior acts inside its own radii, r_ab = s (R_a + R_b) with ASE's
+covalent radii (:class:`refgc.ModelConfig`), which the tests keep below ``too_short``.
 """
 
-import numpy as onp
+from typing import NamedTuple
+
+import numpy as np
 from ase.neighborlist import neighbor_list
 
-__all__ = ["TOO_SHORT", "short_contacts"]
+__all__ = ["DISTANCES", "TOO_SHORT", "PLACEMENT", "pair_value", "short_contacts"]
 
-#: Å, for Cu and O: shorter than Cu₂ (2.22 Å), gas-phase CuO (1.72 Å) and O₂ (1.21 Å).
-TOO_SHORT = {("Cu", "Cu"): 2.0, ("Cu", "O"): 1.6, ("O", "O"): 1.15}
+
+class PairDistances(NamedTuple):
+    bond: float  # Å, the shortest bond the pair forms (a diatomic molecule's)
+    too_short: float  # Å, closer than this in a found structure is unphysical
+    placement: float  # Å, new structures for labelling place no two atoms closer
+
+
+#: Å, for Cu and O: Cu₂ 2.22 Å, gas-phase CuO 1.72 Å, O₂ 1.21 Å. Placement keeps O atoms
+#: 2.2 Å apart, so that labelled structures start as O adsorbates, not as O₂ molecules.
+DISTANCES = {
+    ("Cu", "Cu"): PairDistances(bond=2.22, too_short=2.0, placement=2.2),
+    ("Cu", "O"): PairDistances(bond=1.72, too_short=1.6, placement=1.6),
+    ("O", "O"): PairDistances(bond=1.21, too_short=1.15, placement=2.2),
+}
+TOO_SHORT = {pair: d.too_short for pair, d in DISTANCES.items()}
+PLACEMENT = {pair: d.placement for pair, d in DISTANCES.items()}
+
+
+def pair_value(table, a, b):
+    """``table[(a, b)]`` or ``table[(b, a)]``; a pair the table lacks is an error that names it."""
+    for key in ((a, b), (b, a)):
+        if key in table:
+            return table[key]
+    raise ValueError(f"no distance given for the element pair {a}–{b}")
 
 
 def short_contacts(atoms, n_template=0, limits=TOO_SHORT):
@@ -20,14 +50,12 @@ def short_contacts(atoms, n_template=0, limits=TOO_SHORT):
     ``limits[(A, B)]`` with at least one atom from index ``n_template`` on (the added
     atoms); periodic images count. Empty if the structure passes."""
     i, j, d = neighbor_list("ijd", atoms, max(limits.values()))
-    symbols = onp.array(atoms.get_chemical_symbols())
+    symbols = np.array(atoms.get_chemical_symbols())
     found = {}
     for a, b, dist in zip(i, j, d):
         if a < n_template and b < n_template:
             continue
         pair = tuple(sorted((symbols[a], symbols[b])))
-        if pair not in limits:
-            raise ValueError(f"short_contacts: no length for the pair {pair[0]}–{pair[1]} in limits")
-        if dist < limits[pair]:
-            found[pair] = min(float(dist), found.get(pair, onp.inf))
+        if dist < pair_value(limits, *pair):
+            found[pair] = min(float(dist), found.get(pair, np.inf))
     return found

@@ -31,7 +31,7 @@ in :data:`TOLERANCES`; relative errors are taken against ``max(|ours|, 1e-8)``).
 import json
 from pathlib import Path
 
-import numpy as onp
+import numpy as np
 from ase import Atoms
 from ase.build import bulk, fcc110
 
@@ -61,17 +61,17 @@ def reference_model():
     random (seeded), per-species offsets and scales set, the prior on, references set."""
     config = ModelConfig(species=("Cu", "O"), cutoff=5.0, n_features=16, n_filters=16, n_rbf=12, n_interactions=3)
     model = init_model(config, seed=2025, mu_ref={"Cu": -4.1, "O": -4.9}, provenance={"purpose": "refgc reference suite"})
-    rng = onp.random.default_rng(2025)
+    rng = np.random.default_rng(2025)
     for name, value in model.params.items():
         model.params[name] = value + 0.2 * rng.standard_normal(value.shape)
-    model.params["offset"] = onp.array([-3.9, -4.6])
-    model.params["scale"] = onp.array([0.8, 1.3])
+    model.params["offset"] = np.array([-3.9, -4.6])
+    model.params["scale"] = np.array([0.8, 1.3])
     return model
 
 
 def _cases(rc):
     """(name, description, atoms, q, mu, n_template)."""
-    rng = onp.random.default_rng(7)
+    rng = np.random.default_rng(7)
     cases = []
     cluster = Atoms("CuO3", positions=[[0, 0, 0], [1.82, 0, 0], [-0.75, 1.7, 0.2], [-1.1, -1.55, -0.3]])
     cases.append(("cluster_full", "CuO3 cluster, no cell, all q = 1", cluster, [1, 1, 1, 1], {}, 4))
@@ -80,11 +80,11 @@ def _cases(rc):
         cases.append((f"cluster_extra_{tag}", f"CuO3 + one O candidate at q = {q}", extra, [1, 1, 1, 1, q], {"O": -1.2}, 4))
     slab = fcc110("Cu", (2, 2, 3), a=3.61, vacuum=6.0)
     slab.rattle(0.05, seed=1)
-    cases.append(("slab_full", "Cu(110) slab, pbc (T, T, F), all q = 1", slab, onp.ones(len(slab)), {}, len(slab)))
+    cases.append(("slab_full", "Cu(110) slab, pbc (T, T, F), all q = 1", slab, np.ones(len(slab)), {}, len(slab)))
     top = slab.positions[:, 2].max()
-    pts = onp.c_[rng.uniform(0, 1, (6, 2)) @ slab.cell[:2, :2], top + rng.uniform(0.9, 2.8, 6)]
+    pts = np.c_[rng.uniform(0, 1, (6, 2)) @ slab.cell[:2, :2], top + rng.uniform(0.9, 2.8, 6)]
     cands = slab + Atoms("OOCuOCuO", positions=pts)
-    q = onp.r_[onp.ones(len(slab)), [0.0, 0.5, 1.0, 0.23, 0.77, 0.5]]
+    q = np.r_[np.ones(len(slab)), [0.0, 0.5, 1.0, 0.23, 0.77, 0.5]]
     cases.append(("slab_candidates", "slab + 6 candidates with q = 0, ½, 1 and others; Δμ for both",
                   cands, q, {"O": -0.8, "Cu": 0.3}, len(slab)))
     cu = bulk("Cu", "fcc", a=3.61)
@@ -101,8 +101,8 @@ def _cases(rc):
                   same, [1, 0.5, 0.5], {"O": -1.0}, 1))
     mixed = slab + Atoms("O2", positions=[[1.3, 1.8, top + 1.2], [1.3, 1.8, top + 1.2 + 0.35]])
     cases.append(("slab_stacked_candidates", "slab + two O candidates 0.35 Å apart (prior) at q = 1 and 0",
-                  mixed, onp.r_[onp.ones(len(slab)), 1.0, 0.0], {"O": -2.0}, len(slab)))
-    cases.append(("cluster_all_half", "every atom of a cluster at q = ½ (no template)", extra, onp.full(5, 0.5), {"O": 0.4}, 0))
+                  mixed, np.r_[np.ones(len(slab)), 1.0, 0.0], {"O": -2.0}, len(slab)))
+    cases.append(("cluster_all_half", "every atom of a cluster at q = ½ (no template)", extra, np.full(5, 0.5), {"O": 0.4}, 0))
     return cases
 
 
@@ -111,8 +111,8 @@ def reference_suite(model=None):
     model = reference_model() if model is None else model
     cases = []
     for name, description, atoms, q, mu, n_t in _cases(model.config.cutoff):
-        q = onp.asarray(q, dtype=float)
-        E_t = energy(model, atoms[:n_t], onp.ones(n_t)) if n_t else 0.0
+        q = np.asarray(q, dtype=float)
+        E_t = energy(model, atoms[:n_t], np.ones(n_t)) if n_t else 0.0
         E, dE_dx, dE_dq = energy_and_gradients(model, atoms, q)
         G, dG_dx, dG_dq = gibbs_free_energy(model, atoms, q, mu, n_t, template_energy=E_t)
         cases.append({
@@ -157,7 +157,7 @@ def load_document(path):
 
 def _as_array(value, where):
     try:
-        array = onp.asarray(value, dtype=float)
+        array = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
         raise CrossCheckError(f"{where} is not a number or a (nested) list of numbers of one shape") from None
     return array
@@ -174,14 +174,14 @@ def compare(theirs, reference, tolerances=None):
         name = ref["name"]
         mine = by_name.get(name)
         if mine is None:
-            rows.append((name, "(case missing)", onp.nan, onp.nan, False, onp.inf))
+            rows.append((name, "(case missing)", np.nan, np.nan, False, np.inf))
             continue
         if "input" in mine and mine["input"] != ref["input"]:
-            rows.append((name, "(input differs from the reference)", onp.nan, onp.nan, False, onp.inf))
+            rows.append((name, "(input differs from the reference)", np.nan, np.nan, False, np.inf))
             continue
         for quantity in QUANTITIES:
             if quantity not in mine["output"]:
-                rows.append((name, quantity + " (missing)", onp.nan, onp.nan, False, onp.inf))
+                rows.append((name, quantity + " (missing)", np.nan, np.nan, False, np.inf))
                 continue
             ours_q, theirs_q = ref["output"][quantity], mine["output"][quantity]
             rtol, atol = tolerances[quantity]
@@ -192,15 +192,15 @@ def compare(theirs, reference, tolerances=None):
             else:
                 pairs = [(quantity, ours_q, theirs_q)]
             for label, a, b in pairs:
-                a, b = onp.asarray(a, dtype=float), _as_array(b, f"case {name!r}, {label}")
+                a, b = np.asarray(a, dtype=float), _as_array(b, f"case {name!r}, {label}")
                 if a.shape != b.shape:
-                    rows.append((name, f"{label} (shape {b.shape}, expected {a.shape})", onp.nan, onp.nan, False, onp.inf))
+                    rows.append((name, f"{label} (shape {b.shape}, expected {a.shape})", np.nan, np.nan, False, np.inf))
                     continue
-                err = onp.abs(b - a)
+                err = np.abs(b - a)
                 max_abs = float(err.max(initial=0.0))
-                max_rel = float((err / onp.maximum(onp.abs(a), 1e-8)).max(initial=0.0))
-                ratio = float((err / (atol + rtol * onp.abs(a))).max(initial=0.0))  # ≤ 1: within tolerance
-                passed = bool(onp.all(onp.isfinite(b)) and ratio <= 1.0)
+                max_rel = float((err / np.maximum(np.abs(a), 1e-8)).max(initial=0.0))
+                ratio = float((err / (atol + rtol * np.abs(a))).max(initial=0.0))  # ≤ 1: within tolerance
+                passed = bool(np.all(np.isfinite(b)) and ratio <= 1.0)
                 rows.append((name, label, max_abs, max_rel, passed, ratio))
     return rows
 

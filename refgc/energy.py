@@ -10,7 +10,7 @@ calls on slowly changing positions (an optimiser, an MD run); by default every c
 builds its own list with no skin.
 """
 
-import numpy as onp
+import numpy as np
 
 from . import schnet
 from .graph import NeighborList
@@ -46,4 +46,4 @@ def embeddings(model, atoms, q=None, *, neighbors=None):
     system, graph = _prepare(model, atoms, q, neighbors)
     d = schnet.pair_distances(system.positions, graph)
     layers = schnet.atom_embeddings(model.params, model.config, system.species, system.q, graph, d)
-    return [onp.asarray(h) for h in layers]
+    return [np.asarray(h) for h in layers]

@@ -18,12 +18,12 @@ first-order free energy of inserting (or removing) candidate i where it stands. 
 per cell.
 """
 
-import numpy as onp
+import numpy as np
 
 from .energy import energy, energy_and_gradients
 from .system import check_existence
 
-__all__ = ["gibbs_free_energy", "chemical_potentials"]
+__all__ = ["gibbs_free_energy", "chemical_potentials", "free_energy"]
 
 
 def chemical_potentials(model, mu):
@@ -40,12 +40,26 @@ def chemical_potentials(model, mu):
             f"(species: {', '.join(model.species)})"
         )
     for s, value in mu.items():
-        if not onp.isfinite(value):
+        if not np.isfinite(value):
             raise ValueError(f"chemical potential for {s} is not finite: {value}")
     no_reference = sorted(s for s in mu if s not in model.mu_ref)
     if no_reference:
         raise ValueError(f"the model has no reference chemical potential for {', '.join(no_reference)}")
     return {s: model.mu_ref[s] + float(mu.get(s, 0.0)) for s in model.mu_ref}
+
+
+def free_energy(E, q, mu_candidates, n_template, template_energy, dE_dq=None):
+    """ΔG from the energy E of template + candidates (the first ``n_template`` atoms are the
+    template), the existences ``q`` (N,) and the candidates' absolute chemical potentials
+    ``mu_candidates`` (N − n_template,); with ``dE_dq`` (N,) also ``(ΔG, ∂ΔG/∂q)``.
+    (∂ΔG/∂x is ∂E/∂x.) The one place the equation is written: the public function below,
+    the optimizer's objective and the insertion map all call it."""
+    dG = E - float(template_energy) - np.dot(q[n_template:], mu_candidates)
+    if dE_dq is None:
+        return dG
+    dG_dq = np.array(dE_dq, dtype=float)
+    dG_dq[n_template:] -= mu_candidates
+    return dG, dG_dq
 
 
 def gibbs_free_energy(model, atoms, q, mu, n_template, template_energy=None, *, neighbors=None):
@@ -58,13 +72,13 @@ def gibbs_free_energy(model, atoms, q, mu, n_template, template_energy=None, *, 
     template entries are ∂E/∂q_i, for information, since the template's q is fixed.
     """
     n = len(atoms)
-    if not (isinstance(n_template, (int, onp.integer)) and 0 <= n_template <= n):
+    if not (isinstance(n_template, (int, np.integer)) and 0 <= n_template <= n):
         raise ValueError(f"n_template must be an integer in [0, {n}], got {n_template!r}")
     if q is None:
-        q = atoms.arrays.get("existence", onp.ones(n))
+        q = atoms.arrays.get("existence", np.ones(n))
     q = check_existence(q, n)
-    if not onp.all(q[:n_template] == 1.0):
-        k = int(onp.flatnonzero(q[:n_template] != 1.0)[0])
+    if not np.all(q[:n_template] == 1.0):
+        k = int(np.flatnonzero(q[:n_template] != 1.0)[0])
         raise ValueError(f"template atoms must have q = 1; atom {k} has q = {q[k]}")
     chem = chemical_potentials(model, mu)
     E, dE_dx, dE_dq = energy_and_gradients(model, atoms, q, neighbors=neighbors)  # checks species
@@ -73,9 +87,7 @@ def gibbs_free_energy(model, atoms, q, mu, n_template, template_energy=None, *, 
     if missing:
         raise ValueError(f"the model has no reference chemical potential for candidate species {', '.join(missing)}")
     if template_energy is None:
-        template_energy = energy(model, atoms[:n_template], onp.ones(n_template)) if n_template else 0.0
-    mu_c = onp.array([chem[s] for s in symbols], dtype=float)  # (N - n_template,)
-    dG = E - float(template_energy) - onp.dot(q[n_template:], mu_c)
-    dG_dq = dE_dq.copy()
-    dG_dq[n_template:] -= mu_c
+        template_energy = energy(model, atoms[:n_template], np.ones(n_template)) if n_template else 0.0
+    mu_c = np.array([chem[s] for s in symbols], dtype=float)  # (N - n_template,)
+    dG, dG_dq = free_energy(E, q, mu_c, n_template, template_energy, dE_dq)
     return float(dG), dE_dx, dG_dq

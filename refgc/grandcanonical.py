@@ -1,26 +1,26 @@
 """Grand canonical optimization: ``refgc.optimize(slab, mu)``.
 
-Runs independent restarts of :func:`refgc.restart.run_restart` (insert candidates, let
+Runs independent restarts of :func:`refgc.search.run_restart` (insert candidates, let
 L-BFGS-B grow or dissolve them, discretise, relax), serially or on any
-``concurrent.futures.Executor`` (a Dask ``distributed.Client`` works too), and ranks what
-they found by ΔG. Restart k always uses the k-th child of ``numpy.random.SeedSequence(seed)``,
+``concurrent.futures.Executor`` (a Dask ``distributed.Client`` works too; see
+:mod:`refgc.parallel`), and ranks what they found by ΔG. Restart k always uses the k-th child of ``numpy.random.SeedSequence(seed)``,
 so a result does not depend on where or in which order the restarts ran.
 """
 
 import math
-import os
 import sys
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from functools import partial
 
-import numpy as onp
-from ase.constraints import FixAtoms
+import numpy as np
+from tqdm.auto import tqdm
 
 from .gibbs import chemical_potentials
-from .restart import Problem, relax, run_restart
+from .parallel import run_all
 from .results import GCResult, RunStore, problem_key
+from .search import Problem, fixed_mask, relax, run_restart
 from .surface import surface_area, top_layer_z
 
-__all__ = ["optimize", "GCResult", "SerialExecutor", "default_candidates"]
+__all__ = ["optimize", "default_candidates"]
 
 # Å² of surface per candidate of each species. Surplus candidates vanish, so a denser start
 # costs little, but it puts the model far from its training data: the default model saw
@@ -55,23 +55,6 @@ def _check_slab(slab, region, cutoff):
         )
 
 
-def fixed_mask(slab):
-    """(N,) bool: the atoms a ``FixAtoms`` constraint holds; other constraints are refused."""
-    fixed = onp.zeros(len(slab), bool)
-    for c in slab.constraints:
-        if not isinstance(c, FixAtoms):
-            raise ValueError(f"unsupported constraint {type(c).__name__} on the slab: only FixAtoms is respected")
-        fixed[c.get_indices()] = True
-    return fixed
-
-
-def relaxed_template(model, slab, fixed):
-    """The template relaxed with the model (fixed atoms fixed) and its energy, E_slab."""
-    bare = Problem(model=model, template=slab, mu={}, candidates=(), region=(0.0, 1.0), template_energy=0.0, fixed=fixed)
-    relaxed, E_slab, _ = relax(bare, slab)  # ΔG with E_slab = 0 and no candidates is E
-    return relaxed, E_slab
-
-
 def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, seed=None,
              executor=None, progress=True, output=None, existence=Problem.existence,
              existence_scale=Problem.existence_scale):
@@ -88,7 +71,7 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
     :mod:`refgc.results`). Ctrl-C returns what has finished. ``existence``: (low, high),
     the candidates' initial existences are drawn from U(low, high). ``existence_scale``:
     κ, L-BFGS-B works on κ·q (κ > 1: existences change more slowly than positions; see
-    :mod:`refgc.restart`). Returns a :class:`GCResult`.
+    :mod:`refgc.search`). Returns a :class:`GCResult`.
     """
     if model is None:
         from .modelfile import load_model
@@ -104,15 +87,15 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
     top = top_layer_z(slab)
     region = (top + 0.8, top + 3.5) if region is None else tuple(float(z) for z in region)
     _check_slab(slab, region, model.cutoff)
-    if not (isinstance(restarts, (int, onp.integer)) and restarts >= 1):
+    if not (isinstance(restarts, (int, np.integer)) and restarts >= 1):
         raise ValueError(f"restarts must be a positive integer, got {restarts!r}")
     existence = tuple(float(v) for v in existence)
     if not (len(existence) == 2 and 0.0 <= existence[0] <= existence[1] <= 1.0):
         raise ValueError(f"existence must be (low, high) with 0 <= low <= high <= 1, got {existence}")
-    if not (onp.isfinite(existence_scale) and existence_scale > 0):
+    if not (np.isfinite(existence_scale) and existence_scale > 0):
         raise ValueError(f"existence_scale must be positive and finite, got {existence_scale}")
     fixed = fixed_mask(slab)
-    template, E_slab = relaxed_template(model, slab, fixed)
+    template, E_slab, _ = relax(model, slab)  # E_slab: the template relaxed with the same model
     problem = Problem(
         model=model, template=template, mu=absolute, template_energy=E_slab, fixed=fixed, region=region,
         candidates=tuple(s for s, n in sorted(candidates.items()) for _ in range(int(n))), existence=existence,
@@ -122,21 +105,24 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
     stored = store.load() if store is not None else {}
     if seed is None and stored:  # resuming a run that drew its own seed
         seed = int(next(iter(stored.values())).seed[1:])
-    sequence = onp.random.SeedSequence(seed)
-    keys = [problem_key(problem, sequence.entropy, k) for k in range(restarts)]
+    sequence = np.random.SeedSequence(seed)
+    keys = [problem_key(problem, slab, sequence.entropy, k) for k in range(restarts)]
     runs = [stored[key] for key in keys if key in stored]
     todo = [(k, s) for k, (key, s) in enumerate(zip(keys, sequence.spawn(restarts))) if key not in stored]
-    if progress and runs:
-        print(f"[refgc] {len(runs)} of {restarts} restarts already in {output}", file=sys.stderr, flush=True)
-    report = _progress(restarts, len(runs)) if progress else (lambda run: None)
+    bar = tqdm(total=restarts, initial=len(runs), unit="restart", desc="refgc", disable=not progress)
 
     def finished(run):
         run.key, run.seed = keys[run.restart], f"s{sequence.entropy}"  # a letter: kept as text in files
         if store is not None:
             store.add(run, mu)
-        report(run)
+        if progress:
+            composition = " ".join(f"{s}{n}" for s, n in run.composition.items())
+            bar.write(f"restart {run.restart:3d}: ΔG {run.gibbs:+.3f} eV, added {composition or 'nothing'}, "
+                      f"{run.n_evaluations} evaluations, {run.seconds:.1f} s", file=sys.stderr)
+        bar.update()
 
-    runs += _run_all(problem, todo, executor, finished)
+    with bar:
+        runs += run_all(partial(run_restart, problem), todo, executor, finished)
     if not runs:
         raise KeyboardInterrupt("interrupted before any restart finished")
     runs.sort(key=lambda r: (r.gibbs, r.restart))
@@ -144,72 +130,3 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
     if store is not None and not store.is_db:
         result.write_summary(output)
     return result
-
-
-class SerialExecutor(Executor):
-    """Runs each task at ``submit``, in this process: ``optimize(..., executor=SerialExecutor())``."""
-
-    def submit(self, fn, /, *args, **kwargs):
-        future = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except Exception as err:  # noqa: BLE001  (re-raised by future.result())
-            future.set_exception(err)
-        return future
-
-
-def single_threaded():
-    """Limit this process's BLAS/OpenMP to one thread: the default pool's worker initializer.
-
-    A restart multiplies small matrices, so threads do not help it, and one worker per core
-    each starting a BLAS thread per core oversubscribes the machine: measured here with the
-    other core busy, the README's main job took 559 s, and 25 s with it. Call it in your own
-    workers (e.g. ``ProcessPoolExecutor(initializer=refgc.grandcanonical.single_threaded)``)."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
-
-
-def _run_all(problem, todo, executor, finished):
-    """Run the restarts ``todo`` = [(index, seed)]; on Ctrl-C return those that finished."""
-    own = executor is None
-    if hasattr(executor, "get_executor"):  # a Dask distributed.Client: its concurrent.futures face
-        executor = executor.get_executor(pure=False)
-    if own:
-        cores = os.cpu_count() or 1
-        executor = (ProcessPoolExecutor(min(len(todo), cores), initializer=single_threaded)
-                    if len(todo) > 1 and cores > 1 else SerialExecutor())
-    futures, runs, reported = [], [], set()
-
-    def harvest(done):
-        for fut in done:
-            if fut not in reported:
-                reported.add(fut)
-                runs.append(fut.result())
-                finished(runs[-1])
-
-    try:
-        for k, s in todo:
-            futures.append(executor.submit(run_restart, problem, k, s))
-            harvest([f for f in futures if f.done()])  # a serial executor reports as it goes
-        harvest(as_completed(futures))
-    except KeyboardInterrupt:
-        for fut in futures:
-            fut.cancel()
-    finally:
-        if own:
-            executor.shutdown(wait=False, cancel_futures=True)
-    return runs
-
-
-def _progress(total, before=0):
-    done = [before]
-
-    def report(run):
-        done[0] += 1
-        composition = " ".join(f"{s}{n}" for s, n in run.composition.items())
-        print(f"[refgc] restart {run.restart:3d} done ({done[0]}/{total}): ΔG {run.gibbs:+.3f} eV, "
-              f"added {composition or 'nothing'}, {run.n_evaluations} evaluations, {run.seconds:.1f} s",
-              file=sys.stderr, flush=True)
-
-    return report

@@ -21,7 +21,7 @@ when the list was last built.
 from dataclasses import dataclass
 from functools import cached_property
 
-import numpy as onp
+import numpy as np
 from vesin import NeighborList as VesinNeighborList
 
 from .scatter import Segments
@@ -33,24 +33,24 @@ __all__ = ["Graph", "NeighborList", "build_graph"]
 class Graph:
     """Pairs of a full neighbour list and their scatter maps."""
 
-    i: onp.ndarray  # (n_pairs,) receiving atom
-    j: onp.ndarray  # (n_pairs,) sending atom
-    offsets: onp.ndarray  # (n_pairs, 3) S_ij · cell, Å
+    i: np.ndarray  # (n_pairs,) receiving atom
+    j: np.ndarray  # (n_pairs,) sending atom
+    offsets: np.ndarray  # (n_pairs, 3) S_ij · cell, Å
     seg_i: Segments  # scatter onto / gather from the receivers
     seg_j: Segments  # ... the senders
     n_half: int = None  # when set: pair n_half + p is the reverse of pair p (W_ij = W_ji, computed once)
 
     @classmethod
     def from_pairs(cls, i, j, offsets, n_atoms, n_half=None):
-        i, j = onp.asarray(i, dtype=onp.intp), onp.asarray(j, dtype=onp.intp)  # vesin's are unsigned
-        return cls(i=i, j=j, offsets=onp.asarray(offsets, dtype=float), seg_i=Segments(i, n_atoms),
+        i, j = np.asarray(i, dtype=np.intp), np.asarray(j, dtype=np.intp)  # vesin's are unsigned
+        return cls(i=i, j=j, offsets=np.asarray(offsets, dtype=float), seg_i=Segments(i, n_atoms),
                    seg_j=Segments(j, n_atoms), n_half=n_half)
 
     @classmethod
     def from_half(cls, i, j, offsets, n_atoms):
         """The full list laid out from unordered pairs (i, j, S·cell): those, then their reverses."""
-        i, j, offsets = onp.asarray(i), onp.asarray(j), onp.asarray(offsets, dtype=float)
-        return cls.from_pairs(onp.r_[i, j], onp.r_[j, i], onp.r_[offsets, -offsets], n_atoms, n_half=len(i))
+        i, j, offsets = np.asarray(i), np.asarray(j), np.asarray(offsets, dtype=float)
+        return cls.from_pairs(np.r_[i, j], np.r_[j, i], np.r_[offsets, -offsets], n_atoms, n_half=len(i))
 
     @property
     def n_pairs(self):
@@ -74,8 +74,8 @@ def build_graph(positions, cell, pbc, radius):
     The list is the half list (each unordered pair once) followed by the same pairs
     reversed, so a function of the distance alone, like the SchNet filters, can be
     computed for the first half and reused for the second (``Graph.n_half``)."""
-    positions = onp.asarray(positions, dtype=float)
-    cell = onp.asarray(cell, dtype=float)
+    positions = np.asarray(positions, dtype=float)
+    cell = np.asarray(cell, dtype=float)
     # vesin (measured 30-100x faster than ASE's neighbor_list, same pairs); sorted pairs
     # fix the summation order, so results are bit-reproducible.
     i, j, shifts = VesinNeighborList(cutoff=float(radius), full_list=False, sorted=True).compute(
@@ -106,9 +106,9 @@ class NeighborList:
         self._pbc = None
 
     def update(self, positions, cell, pbc):
-        positions = onp.asarray(positions, dtype=float)
-        cell = onp.asarray(cell, dtype=float)
-        pbc = onp.asarray(pbc, dtype=bool)
+        positions = np.asarray(positions, dtype=float)
+        cell = np.asarray(cell, dtype=float)
+        pbc = np.asarray(pbc, dtype=bool)
         if self._needs_rebuild(positions, cell, pbc):
             self._graph = build_graph(positions, cell, pbc, self.cutoff + self.skin)
             self._positions = positions.copy()
@@ -120,7 +120,7 @@ class NeighborList:
     def _needs_rebuild(self, positions, cell, pbc):
         if self._graph is None or positions.shape != self._positions.shape:
             return True
-        if not (onp.array_equal(cell, self._cell) and onp.array_equal(pbc, self._pbc)):
+        if not (np.array_equal(cell, self._cell) and np.array_equal(pbc, self._pbc)):
             return True
-        moved = onp.sqrt(onp.max(onp.sum((positions - self._positions) ** 2, axis=1), initial=0.0))
+        moved = np.sqrt(np.max(np.sum((positions - self._positions) ** 2, axis=1), initial=0.0))
         return not moved <= 0.5 * self.skin  # NaN counts as moved

@@ -15,10 +15,10 @@ probe; the probe–probe pairs, which contribute exactly zero, are left out of t
 
 from dataclasses import dataclass
 
-import numpy as onp
+import numpy as np
 from ase import Atoms
 
-from .gibbs import chemical_potentials
+from .gibbs import chemical_potentials, free_energy
 from .graph import Graph, build_graph
 from .system import system_from_atoms
 from .surface import top_layer_z
@@ -30,8 +30,8 @@ __all__ = ["insertion_map", "InsertionMap"]
 class InsertionMap:
     """∂ΔG/∂q (eV) of a q = 0 probe on a grid of the surface cell at height ``z``."""
 
-    positions: onp.ndarray  # (n1, n2, 3) Å, the probe positions
-    values: onp.ndarray  # (n1, n2) eV
+    positions: np.ndarray  # (n1, n2, 3) Å, the probe positions
+    values: np.ndarray  # (n1, n2) eV
     symbol: str
     z: float
     slab: Atoms
@@ -45,12 +45,12 @@ class InsertionMap:
         import matplotlib.pyplot as plt
 
         ax = ax or plt.gca()
-        limit = float(onp.percentile(onp.abs(self.values), 75)) if limit is None else limit
+        limit = float(np.percentile(np.abs(self.values), 75)) if limit is None else limit
         top = self.slab.positions[self.slab.positions[:, 2] > top_layer_z(self.slab) - 1.0]
         a1, a2 = self.slab.cell[0], self.slab.cell[1]
         # close the periodic grid (first row/column again, one cell on) so the tiles meet
-        values = onp.pad(self.values, ((0, 1), (0, 1)), mode="wrap")
-        grid = onp.pad(self.positions, ((0, 1), (0, 1), (0, 0)), mode="wrap")
+        values = np.pad(self.values, ((0, 1), (0, 1)), mode="wrap")
+        grid = np.pad(self.positions, ((0, 1), (0, 1), (0, 0)), mode="wrap")
         grid[-1] += a1
         grid[:, -1] += a2
         for n1 in range(repeat[0]):
@@ -74,16 +74,18 @@ def insertion_map(model, slab, symbol, mu, height=1.5, spacing=0.25):
     if symbol not in mu_abs:
         raise ValueError(f"no chemical potential for the probe element {symbol}: the model has no reference for it")
     cell = slab.cell[:]
-    n1, n2 = (max(2, int(onp.ceil(onp.linalg.norm(cell[k]) / spacing))) for k in (0, 1))
-    f1, f2 = onp.meshgrid(onp.arange(n1) / n1, onp.arange(n2) / n2, indexing="ij")
+    n1, n2 = (max(2, int(np.ceil(np.linalg.norm(cell[k]) / spacing))) for k in (0, 1))
+    f1, f2 = np.meshgrid(np.arange(n1) / n1, np.arange(n2) / n2, indexing="ij")
     z = top_layer_z(slab) + height
     grid = f1[..., None] * cell[0] + f2[..., None] * cell[1]
     grid[..., 2] = z
     probes = Atoms(symbol * (n1 * n2), positions=grid.reshape(-1, 3))
-    q = onp.r_[onp.ones(len(slab)), onp.zeros(len(probes))]
+    q = np.r_[np.ones(len(slab)), np.zeros(len(probes))]
     s = system_from_atoms(model.species, slab + probes, q)
-    _, _, dE_dq = model.evaluate(s.species, s.positions, s.q, _without_probe_pairs(s, len(slab), model.cutoff))
-    values = (dE_dq[len(slab):] - mu_abs[symbol]).reshape(n1, n2)
+    E, _, dE_dq = model.evaluate(s.species, s.positions, s.q, _without_probe_pairs(s, len(slab), model.cutoff))
+    mu_probes = np.full(len(probes), mu_abs[symbol])
+    _, dG_dq = free_energy(E, s.q, mu_probes, len(slab), 0.0, dE_dq)  # E_slab does not enter ∂ΔG/∂q
+    values = dG_dq[len(slab):].reshape(n1, n2)
     return InsertionMap(positions=grid, values=values, symbol=symbol, z=z, slab=slab.copy())
 
 
@@ -91,5 +93,5 @@ def _without_probe_pairs(system, n_slab, cutoff):
     """The neighbour graph of slab + probes without the pairs between two probes."""
     g = build_graph(system.positions, system.cell, system.pbc, cutoff)
     H = g.n_half
-    keep = onp.flatnonzero((g.i[:H] < n_slab) | (g.j[:H] < n_slab))
+    keep = np.flatnonzero((g.i[:H] < n_slab) | (g.j[:H] < n_slab))
     return Graph.from_half(g.i[keep], g.j[keep], g.offsets[keep], len(system.positions))

@@ -24,7 +24,7 @@ transpose of PyTorch's ``nn.Linear`` layout:
 
 from dataclasses import asdict, dataclass, field, replace
 
-import numpy as onp
+import numpy as np
 from ase.data import atomic_numbers, covalent_radii
 from autograd import value_and_grad
 
@@ -70,9 +70,9 @@ class ModelConfig:
                 raise ValueError(f"ModelConfig.{name} must be a positive integer")
         if not (isinstance(self.n_rbf, int) and self.n_rbf >= 2):
             raise ValueError("ModelConfig.n_rbf must be an integer >= 2")
-        if not (onp.isfinite(self.cutoff) and self.cutoff > 0):
+        if not (np.isfinite(self.cutoff) and self.cutoff > 0):
             raise ValueError(f"ModelConfig.cutoff must be positive and finite, got {self.cutoff}")
-        if not (onp.isfinite(self.prior_strength) and self.prior_strength >= 0):
+        if not (np.isfinite(self.prior_strength) and self.prior_strength >= 0):
             raise ValueError("ModelConfig.prior_strength must be finite and >= 0")
         if not (self.prior_radius_scale > 0 and self.prior_radii().max() < self.cutoff):
             raise ValueError("ModelConfig.prior_radius_scale must be > 0 and give radii < cutoff")
@@ -89,7 +89,7 @@ class ModelConfig:
 
     def prior_radii(self):
         """(S, S) radii r_ab within which the repulsive prior acts, Å."""
-        radii = onp.array([covalent_radii[atomic_numbers[s]] for s in self.species])
+        radii = np.array([covalent_radii[atomic_numbers[s]] for s in self.species])
         return self.prior_radius_scale * (radii[:, None] + radii[None, :])
 
     def to_dict(self):
@@ -140,16 +140,16 @@ class Model:
         if missing or extra:
             raise ValueError(f"model parameters do not match the config: missing {missing}, unexpected {extra}")
         for name, shape in expected.items():
-            value = onp.asarray(self.params[name])
+            value = np.asarray(self.params[name])
             if value.shape != shape:
                 raise ValueError(f"parameter {name!r} has shape {value.shape}, expected {shape}")
-            if not onp.all(onp.isfinite(value)):
+            if not np.all(np.isfinite(value)):
                 raise ValueError(f"parameter {name!r} contains NaN or inf")
         unknown = sorted(set(self.mu_ref) - set(self.config.species))
         if unknown:
             raise ValueError(f"mu_ref names species the model does not know: {unknown}")
         for s, value in self.mu_ref.items():
-            if not onp.isfinite(value):
+            if not np.isfinite(value):
                 raise ValueError(f"mu_ref[{s!r}] is not finite: {value}")
 
     @property
@@ -179,7 +179,7 @@ class Model:
         params = {**grown.params, **self.params}
         for t in range(self.config.n_interactions, n):
             for name in ("weight", "bias"):
-                params[f"interactions.{t}.f2out.1.{name}"] = onp.zeros_like(grown.params[f"interactions.{t}.f2out.1.{name}"])
+                params[f"interactions.{t}.f2out.1.{name}"] = np.zeros_like(grown.params[f"interactions.{t}.f2out.1.{name}"])
         return Model(grown.config, params, self.mu_ref, self.provenance)
 
     def evaluate(self, species, positions, q, graph, gradients=True, method="backward", dtype="float64"):
@@ -204,10 +204,10 @@ class Model:
             return backward.energy_and_gradients(self.params, self.config, species, positions, q, graph, dtype=dtype)
         if method != "autograd":
             raise ValueError(f"method must be 'backward' or 'autograd', got {method!r}")
-        if onp.dtype(dtype) != onp.float64:
+        if np.dtype(dtype) != np.float64:
             raise ValueError("the autograd reference path runs in float64 only")
         E, (dE_dx, dE_dq) = value_and_grad(f, argnum=(0, 1))(positions, q)
-        return float(E), onp.asarray(dE_dx), onp.asarray(dE_dq)
+        return float(E), np.asarray(dE_dx), np.asarray(dE_dq)
 
 
 def init_model(config, seed=0, mu_ref=None, provenance=None):
@@ -217,16 +217,16 @@ def init_model(config, seed=0, mu_ref=None, provenance=None):
     the embedding is standard normal (``torch.nn.Embedding``'s default), offsets are 0
     and scales 1. Deterministic for a given ``seed``.
     """
-    rng = onp.random.default_rng(seed)
+    rng = np.random.default_rng(seed)
     params = {}
     for name, shape in parameter_shapes(config).items():
         if name == "embedding":
             params[name] = rng.standard_normal(shape)
         elif name.endswith(".weight"):
-            limit = onp.sqrt(6.0 / (shape[0] + shape[1]))
+            limit = np.sqrt(6.0 / (shape[0] + shape[1]))
             params[name] = rng.uniform(-limit, limit, shape)
         elif name == "scale":
-            params[name] = onp.ones(shape)
+            params[name] = np.ones(shape)
         else:
-            params[name] = onp.zeros(shape)
+            params[name] = np.zeros(shape)
     return Model(config, params, dict(mu_ref or {}), dict(provenance or {}))

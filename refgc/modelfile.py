@@ -20,7 +20,7 @@ import json
 import zipfile
 from pathlib import Path
 
-import numpy as onp
+import numpy as np
 
 from .model import Model, ModelConfig, parameter_shapes
 
@@ -34,7 +34,7 @@ DEFAULT_MODEL = Path(__file__).parent / "models" / "default.npz"
 def parameters_digest(params):
     h = hashlib.sha256()
     for name in sorted(params):
-        value = onp.ascontiguousarray(params[name], dtype="<f8")
+        value = np.ascontiguousarray(params[name], dtype="<f8")
         h.update(f"{name}:{value.shape};".encode())
         h.update(value.tobytes())
     return h.hexdigest()
@@ -42,7 +42,7 @@ def parameters_digest(params):
 
 def save_model(model, path):
     """Write ``model`` to ``path`` (a ``.npz``; the suffix is not added for you)."""
-    params = {name: onp.asarray(value, dtype="<f8") for name, value in model.params.items()}
+    params = {name: np.asarray(value, dtype="<f8") for name, value in model.params.items()}
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -54,12 +54,12 @@ def save_model(model, path):
     }
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as f:  # a file object keeps numpy from appending ".npz"
-        onp.savez(f, metadata=onp.array(json.dumps(metadata, indent=1, sort_keys=True)), **params)
+        np.savez(f, metadata=np.array(json.dumps(metadata, indent=1, sort_keys=True)), **params)
 
 
 def _read_npz(path):
     try:
-        with onp.load(path, allow_pickle=False) as npz:
+        with np.load(path, allow_pickle=False) as npz:
             return {name: npz[name] for name in npz.files}
     except FileNotFoundError:
         raise
@@ -99,7 +99,7 @@ def load_model(path=None):
     if missing or extra:
         raise ValueError(f"{path}: parameters do not match the config: missing {missing}, unexpected {extra}")
     for name, value in arrays.items():
-        if value.dtype != onp.dtype("<f8"):
+        if value.dtype != np.dtype("<f8"):
             raise ValueError(f"{path}: parameter {name!r} has dtype {value.dtype}, expected float64")
     if parameters_digest(arrays) != meta["sha256"]:
         raise ValueError(f"{path}: SHA-256 of the parameters does not match the metadata: the file was modified or corrupted")

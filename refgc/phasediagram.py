@@ -14,7 +14,7 @@ generated at (Figure 5).
 
 from dataclasses import dataclass
 
-import numpy as onp
+import numpy as np
 
 from .grandcanonical import optimize
 
@@ -34,7 +34,7 @@ class PhaseDiagram:
 
     def gibbs_at(self, run, generated_at, dmu):
         """ΔG (eV per cell) of a structure generated at ``generated_at`` evaluated at ``dmu``."""
-        return run.gibbs - run.composition.get(self.species, 0) * (onp.asarray(dmu) - generated_at)
+        return run.gibbs - run.composition.get(self.species, 0) * (np.asarray(dmu) - generated_at)
 
     def structures(self, tol=1e-3):
         """Distinct structures across all Δμ: (Δμ generated at, run), by ΔG at the first Δμ."""
@@ -55,7 +55,7 @@ class PhaseDiagram:
         import matplotlib.pyplot as plt
 
         ax = ax or plt.gca()
-        grid = onp.linspace(min(self.dmu_values), max(self.dmu_values), 100)
+        grid = np.linspace(min(self.dmu_values), max(self.dmu_values), 100)
         lines = [(dmu, run, 1e3 * self.gibbs_at(run, dmu, grid) / self.area) for dmu, run in self.structures()]
         lines.sort(key=lambda line: line[2].min())
         colours = plt.get_cmap("tab20").colors
@@ -78,7 +78,7 @@ class PhaseDiagram:
             groups = [[1e3 * self.gibbs_at(r, gen, at) / self.area for r in res.runs]
                       for gen, res in zip(self.dmu_values, self.results)]
             lo, hi = min(min(g) for g in groups), max(max(g) for g in groups)
-            edges = onp.linspace(lo - 0.5, hi + 0.5, 16)  # shared, and wide enough for a group of equal values
+            edges = np.linspace(lo - 0.5, hi + 0.5, 16)  # shared, and wide enough for a group of equal values
             for gen, values in zip(self.dmu_values, groups):
                 ax.hist(values, bins=edges, alpha=0.5, label=f"made at {gen:+.2f}")
             ax.set_title(f"evaluated at Δμ_{self.species} = {at:+.2f} eV", fontsize=9)
@@ -86,7 +86,7 @@ class PhaseDiagram:
         axes[0].legend(fontsize=7)
         counts = [[r.composition.get(self.species, 0) for r in res.runs] for res in self.results]
         top = max(max(c) for c in counts)
-        axes[-1].hist(counts, bins=onp.arange(top + 2) - 0.5, label=[f"{d:+.2f}" for d in self.dmu_values])
+        axes[-1].hist(counts, bins=np.arange(top + 2) - 0.5, label=[f"{d:+.2f}" for d in self.dmu_values])
         axes[-1].set_xlabel(f"number of {self.species} added")
         axes[-1].legend(fontsize=7, title="made at Δμ")
         fig.tight_layout()

@@ -1,4 +1,4 @@
-"""Results of a grand canonical optimization: :class:`GCResult`, and restarts on disk.
+"""Results of a grand canonical optimization: :class:`Run`, :class:`GCResult`, and restarts on disk.
 
 Every finished restart is written as soon as it is back in the main process (only the
 main process writes, so parallel workers never share a file), to either
@@ -12,25 +12,41 @@ main process writes, so parallel workers never share a file), to either
   ``restart``, ``seed``, ``key``, ``dmu_<X>`` and ``n_<X>`` as key-value pairs (so
   ``ase db results.db gibbs<0`` queries it) and the trajectory in the row's data.
 
-A restart is identified by a key: a hash of everything that determines it (template,
-chemical potentials, candidates, region, model, seed, restart index). Running again with
-the same output skips restarts whose key is there, so an interrupted run resumes and
-ends with the same result.
+A restart is identified by a key: a hash of everything that determines it (the slab as
+given, chemical potentials, candidates, region and the other settings, model, seed,
+restart index). Running again with the same output skips restarts whose key is there, so
+an interrupted run resumes and ends with the same result. (The keys of refgc 0.1 hashed
+the relaxed template, whose last digits change with any rounding in the model: its
+restarts are computed again by 0.2, not resumed.)
 """
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-import numpy as onp
+import numpy as np
 from ase import Atoms
 from ase.constraints import FixAtoms
 from ase.io import write
 
-from .restart import Run
+__all__ = ["Run", "GCResult", "RunStore", "problem_key"]
 
-__all__ = ["GCResult", "RunStore", "problem_key"]
+
+@dataclass
+class Run:
+    """The outcome of one restart."""
+
+    restart: int
+    structure: Atoms  # template + the added atoms that survived, relaxed, q = 1
+    gibbs: float  # ΔG per cell, eV
+    composition: dict  # {symbol: number of atoms added}
+    trajectory: list = field(default_factory=list)  # [(positions (N, 3), q (N,))], fractional stage
+    symbols: list = field(default_factory=list)  # (N,) of the trajectory: template + every candidate
+    n_evaluations: int = 0
+    seconds: float = 0.0
+    key: str = ""  # identifies the restart (problem_key)
+    seed: str = ""
 
 
 @dataclass
@@ -87,25 +103,18 @@ class GCResult:
         (Path(folder) / "summary.json").write_text(json.dumps(self.summary(), indent=1))
 
 
-def problem_key(problem, seed_entropy, restart):
-    """A hash of everything that determines one restart."""
+def problem_key(problem, slab, seed_entropy, restart):
+    """A hash of everything that determines one restart: the slab as given (not the template
+    relaxed from it, whose last digits follow the floating-point details of the model),
+    the model, the chemical potentials, the candidates and every setting of the restart."""
     h = hashlib.sha256()
-    t = problem.template
-    for part in (t.get_chemical_symbols(), t.positions.round(10).tolist(), t.cell[:].round(10).tolist(),
-                 sorted(problem.mu.items()), list(problem.candidates), list(problem.region),
-                 problem.fixed.tolist(), [problem.min_distance, problem.fmax_fractional, problem.fmax_relax,
-                                          problem.max_steps, problem.skin, problem.record_every],
-                 _model_fingerprint(problem.model), [str(seed_entropy), restart],
-                 *_options_beyond_the_first(problem)):
+    settings = {f.name: getattr(problem, f.name) for f in fields(problem)
+                if f.name not in ("model", "template", "template_energy", "fixed", "mu", "candidates")}
+    for part in (slab.get_chemical_symbols(), slab.positions.round(10).tolist(), slab.cell[:].round(10).tolist(),
+                 problem.fixed.tolist(), sorted(problem.mu.items()), list(problem.candidates), sorted(settings.items()),
+                 _model_fingerprint(problem.model), [str(seed_entropy), restart]):
         h.update(json.dumps(part, default=str).encode())
     return "k" + h.hexdigest()[:16]  # a letter first: extended XYZ would read digits as a number
-
-
-def _options_beyond_the_first(problem):
-    """Problem options added after the first release, only where they differ from the
-    values that release used, so its outputs still resume under the same keys."""
-    return [[name, getattr(problem, name)] for name, first in (("existence", (0.0, 1.0)), ("existence_scale", 1.0))
-            if tuple(onp.atleast_1d(getattr(problem, name))) != tuple(onp.atleast_1d(first))]
 
 
 def _model_fingerprint(model):
@@ -130,8 +139,8 @@ class RunStore:
         info = dict(gibbs=run.gibbs, restart=run.restart, key=run.key, seed=str(run.seed),
                     n_evaluations=run.n_evaluations, seconds=run.seconds,
                     **{f"n_{s}": n for s, n in run.composition.items()}, **{f"dmu_{s}": v for s, v in mu.items()})
-        positions = onp.array([x for x, _ in run.trajectory])
-        existence = onp.array([q for _, q in run.trajectory])
+        positions = np.array([x for x, _ in run.trajectory])
+        existence = np.array([q for _, q in run.trajectory])
         if self.is_db:
             from ase.db import connect
 
@@ -145,9 +154,9 @@ class RunStore:
         fixed = [i for c in run.structure.constraints for i in c.get_indices()]
         tmp = stem.with_suffix(".npz.tmp")
         with open(tmp, "wb") as f:  # exact numbers (extended XYZ keeps 8 decimals): what a resume reads
-            onp.savez(f, meta=onp.array(json.dumps(meta)), numbers=run.structure.numbers,
+            np.savez(f, meta=np.array(json.dumps(meta)), numbers=run.structure.numbers,
                       positions=run.structure.positions, cell=run.structure.cell[:], pbc=run.structure.pbc,
-                      fixed=onp.array(fixed, dtype=int), trajectory_positions=positions,
+                      fixed=np.array(fixed, dtype=int), trajectory_positions=positions,
                       trajectory_existence=existence)
         tmp.replace(stem.with_suffix(".npz"))  # complete or absent, never half-written
         structure = run.structure.copy()
@@ -177,7 +186,7 @@ class RunStore:
                 out[row.key] = run
             return out
         for path in sorted(self.path.glob("restart-[0-9][0-9][0-9][0-9].npz")):
-            with onp.load(path, allow_pickle=False) as npz:
+            with np.load(path, allow_pickle=False) as npz:
                 meta = json.loads(str(npz["meta"]))
                 atoms = Atoms(numbers=npz["numbers"], positions=npz["positions"], cell=npz["cell"], pbc=npz["pbc"])
                 if len(npz["fixed"]):

@@ -15,7 +15,7 @@ The scatter is a sparse (CSR) matrix product ``M @ v`` with ``M[a, p] = [idx[p] 
 built once per index array: no dense one-hot matrix and no Python loop over pairs.
 """
 
-import numpy as onp
+import numpy as np
 import scipy.sparse
 from autograd.extend import defvjp, primitive
 
@@ -26,17 +26,17 @@ class Segments:
     """An index array ``idx`` (one atom per pair) and its ``(n_atoms, n_pairs)`` CSR map."""
 
     def __init__(self, idx, n_atoms):
-        self.idx = onp.asarray(idx, dtype=onp.intp)
+        self.idx = np.asarray(idx, dtype=np.intp)
         self.n_atoms = int(n_atoms)
         n_pairs = len(self.idx)
         self.matrix = scipy.sparse.csr_matrix(
-            (onp.ones(n_pairs), (self.idx, onp.arange(n_pairs))), shape=(self.n_atoms, n_pairs)
+            (np.ones(n_pairs), (self.idx, np.arange(n_pairs))), shape=(self.n_atoms, n_pairs)
         )
         self._matrices = {self.matrix.dtype: self.matrix}
 
     def matrix_for(self, dtype):
         """The map with entries of ``dtype``: a float64 map would turn float32 sums into float64."""
-        dtype = onp.dtype(dtype)
+        dtype = np.dtype(dtype)
         if dtype not in self._matrices:
             self._matrices[dtype] = self.matrix.astype(dtype)
         return self._matrices[dtype]
@@ -45,7 +45,7 @@ class Segments:
 @primitive
 def gather(values, seg):
     """``values[seg.idx]``: (n_atoms, ...) -> (n_pairs, ...)."""
-    return onp.take(values, seg.idx, axis=0)
+    return np.take(values, seg.idx, axis=0)
 
 
 @primitive

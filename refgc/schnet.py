@@ -18,12 +18,12 @@ energy of inserting it there. At :math:`q = 1` everywhere the model is plain Sch
 
 keeps fractional atoms from collapsing onto each other; :math:`E = E_{nn} + E_{rep}`.
 
-All functions are written with ``autograd.numpy`` so that autograd can differentiate
+All functions are written with ``autograd.numpy`` (``anp``; ``np`` is plain NumPy, as everywhere in refgc) so that autograd can differentiate
 them with respect to positions, existences and parameters (twice, for force training).
 """
 
-import autograd.numpy as np
-import numpy as onp
+import autograd.numpy as anp
+import numpy as np
 from autograd.extend import defvjp, primitive
 
 from .scatter import gather, scatter_add
@@ -34,21 +34,21 @@ __all__ = ["ssp", "sigmoid", "rbf", "cosine_cutoff", "pair_distances", "filter_n
 
 def _half_tanh(x):
     """tanh(|x| / 2), in [0, 1): shifted softplus and sigmoid are both functions of it."""
-    t = onp.abs(x)
+    t = np.abs(x)
     t *= 0.5
-    return onp.tanh(t, out=t)
+    return np.tanh(t, out=t)
 
 
 def _ssp_from(x, t):
     r"""ssp from t = tanh(|x|/2): :math:`\ln(1 + e^x) = \max(x, 0) + \ln 2 - \ln(1 + \tanh(|x|/2))`,
     since :math:`1 + e^{-|x|} = 2 / (1 + \tanh(|x|/2))`; no overflow for any x. Overwrites t."""
-    onp.log1p(t, out=t)
-    return onp.subtract(onp.maximum(x, 0.0), t, out=t)
+    np.log1p(t, out=t)
+    return np.subtract(np.maximum(x, 0.0), t, out=t)
 
 
 def _sigmoid_from(x, t):
     r""":math:`\sigma(x) = \tfrac12 (1 + \tanh(x/2))` from t = tanh(|x|/2)."""
-    s = onp.copysign(t, x)
+    s = np.copysign(t, x)
     s += 1.0
     s *= 0.5
     return s
@@ -81,22 +81,22 @@ defvjp(sigmoid, lambda ans, x: lambda g: g * ans * (1.0 - ans))  # autograd ops:
 
 
 def silu(x):
-    return x / (1.0 + np.exp(-x))
+    return x / (1.0 + anp.exp(-x))
 
 
-ACTIVATIONS = {"ssp": ssp, "silu": silu, "tanh": np.tanh}
+ACTIVATIONS = {"ssp": ssp, "silu": silu, "tanh": anp.tanh}
 
 
 def rbf_centres(cutoff, n_rbf):
     """The Gaussians' centres μ_k = linspace(0, r_c, K) and their width σ = r_c / (K − 1)."""
-    return onp.linspace(0.0, cutoff, n_rbf), cutoff / (n_rbf - 1)
+    return np.linspace(0.0, cutoff, n_rbf), cutoff / (n_rbf - 1)
 
 
 def rbf(d, cutoff, n_rbf):
     r"""Gaussian radial basis :math:`e_k(d) = \exp(-\tfrac12 ((d - \mu_k)/\sigma)^2)`. (P,) -> (P, K)."""
     centres, sigma = rbf_centres(cutoff, n_rbf)
     centres = centres.astype(d.dtype)  # keep float32 in float32
-    return np.exp(-0.5 * ((d[:, None] - centres[None, :]) / sigma) ** 2)
+    return anp.exp(-0.5 * ((d[:, None] - centres[None, :]) / sigma) ** 2)
 
 
 def cosine_cutoff(d, cutoff):
@@ -104,22 +104,22 @@ def cosine_cutoff(d, cutoff):
 
     Its value and slope vanish at :math:`r_c`, so a pair crossing the cutoff changes the
     energy continuously and differentiably."""
-    return np.where(d < cutoff, 0.5 * (np.cos(np.pi * d / cutoff) + 1.0), 0.0)
+    return anp.where(d < cutoff, 0.5 * (anp.cos(anp.pi * d / cutoff) + 1.0), 0.0)
 
 
 def pair_distances(positions, graph):
     """|r_ij| for every pair, (P,). Coincident atoms give d = 0 with a zero (not NaN) gradient."""
     r = gather(positions, graph.seg_j) - gather(positions, graph.seg_i) + graph.offsets  # (P, 3)
-    r2 = np.sum(r**2, axis=1)
+    r2 = anp.sum(r**2, axis=1)
     apart = r2 > 0.0
     # sqrt is not differentiable at 0: feed it 1 there and select 0 afterwards (the
     # gradient of the unused branch is then finite and multiplied by 0, not NaN).
-    return np.where(apart, np.sqrt(np.where(apart, r2, 1.0)), 0.0)
+    return anp.where(apart, anp.sqrt(anp.where(apart, r2, 1.0)), 0.0)
 
 
 def dense(x, params, name):
     """y = x W + b, W stored (in, out)."""
-    return np.dot(x, params[name + ".weight"]) + params[name + ".bias"]
+    return anp.dot(x, params[name + ".weight"]) + params[name + ".bias"]
 
 
 def filter_network(params, t, e):
@@ -130,7 +130,7 @@ def filter_network(params, t, e):
 
 def in2f(params, t, h, q):
     """v_j = q_j h_j W_in, what each atom sends in block t, (N, F): q_j = 0 sends nothing."""
-    return np.dot(h, params[f"interactions.{t}.in2f.weight"]) * q[:, None]
+    return anp.dot(h, params[f"interactions.{t}.in2f.weight"]) * q[:, None]
 
 
 def messages(W, v, graph):
@@ -189,7 +189,7 @@ def prior_radii(config, species, graph):
 
 def repulsion(config, species, q, graph, d):
     """q_i q_j φ(d_ij) per pair, (P,), with φ = A (1 − d/r_ab)³ inside r_ab and 0 beyond."""
-    u = np.maximum(1.0 - d / prior_radii(config, species, graph), 0.0)
+    u = anp.maximum(1.0 - d / prior_radii(config, species, graph), 0.0)
     return config.prior_strength * gather(q, graph.seg_i) * gather(q, graph.seg_j) * u**3
 
 
@@ -203,4 +203,4 @@ def atom_energies(params, config, species, positions, q, graph):
 
 def total_energy(params, config, species, positions, q, graph):
     """E(x, q) = Σ_i q_i ε_i + E_rep, in eV."""
-    return np.sum(atom_energies(params, config, species, positions, q, graph))
+    return anp.sum(atom_energies(params, config, species, positions, q, graph))

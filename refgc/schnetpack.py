@@ -67,7 +67,7 @@ is read through their ``.detach()``, and plain NumPy arrays work as well.
 import re
 from collections.abc import Mapping
 
-import numpy as onp
+import numpy as np
 from ase import units
 from ase.data import atomic_numbers
 
@@ -174,7 +174,7 @@ def from_schnetpack(
     stddev = _scalar(settings["stddev"], "stddev")
     mean = _scalar(settings["mean"], "mean")
     refs = _atomrefs(settings["atomrefs"], species)
-    params["scale"] = onp.full(len(species), c * stddev)  # ε_i = c (stddev · MLP + mean + atomref[Z_i])
+    params["scale"] = np.full(len(species), c * stddev)  # ε_i = c (stddev · MLP + mean + atomref[Z_i])
     params["offset"] = c * (mean + refs)
 
     config = ModelConfig(
@@ -213,7 +213,7 @@ def _to_numpy(state_dict):
 def _numpy(value):
     if hasattr(value, "detach"):  # a torch tensor; no torch import needed
         value = value.detach().cpu().double().numpy()
-    return onp.array(value, dtype=float)
+    return np.array(value, dtype=float)
 
 
 def _strip_prefix(arrays):
@@ -328,7 +328,7 @@ def _activation_name(fn):
 
 
 def _add_padded(a, b):
-    out = onp.zeros(max(len(a), len(b)))
+    out = np.zeros(max(len(a), len(b)))
     out[: len(a)] += a
     out[: len(b)] += b
     return out
@@ -409,8 +409,8 @@ def _cutoff(arrays, given):
             raise ValueError("the state dict has no representation.cutoff_fn.cutoff: pass cutoff=")
         return float(given)
     stored = float(arrays["representation.cutoff_fn.cutoff"].reshape(-1)[0])
-    if float(onp.float32(stored)) == stored:  # a float32 buffer: read what was typed
-        stored = float(str(onp.float32(stored)))
+    if float(np.float32(stored)) == stored:  # a float32 buffer: read what was typed
+        stored = float(str(np.float32(stored)))
     if given is not None and abs(float(given) - stored) > 1e-6 * stored:
         raise ValueError(f"cutoff={given} does not match the model's cutoff {stored}")
     return float(given) if given is not None else stored
@@ -419,17 +419,17 @@ def _cutoff(arrays, given):
 def _check_radial_basis(arrays, cutoff, n_rbf):
     offsets = arrays.get("representation.radial_basis.offsets")
     widths = arrays.get("representation.radial_basis.widths")
-    centres = onp.linspace(0.0, cutoff, n_rbf)
+    centres = np.linspace(0.0, cutoff, n_rbf)
     tol = 1e-6 * cutoff
-    if offsets is not None and (offsets.shape != centres.shape or onp.abs(offsets - centres).max() > tol):
+    if offsets is not None and (offsets.shape != centres.shape or np.abs(offsets - centres).max() > tol):
         raise ValueError(f"the Gaussian centres are not linspace(0, {cutoff}, {n_rbf}), which refgc requires")
-    if widths is not None and (widths.shape != centres.shape or onp.abs(widths - centres[1]).max() > tol):
+    if widths is not None and (widths.shape != centres.shape or np.abs(widths - centres[1]).max() > tol):
         raise ValueError(f"the Gaussian widths are not all {centres[1]} (the centres' spacing), which refgc requires")
 
 
 def _scalar(value, name):
     value = _numpy(value)
-    if value.size != 1 or not onp.isfinite(value).all():
+    if value.size != 1 or not np.isfinite(value).all():
         raise ValueError(f"{name} must be one finite number, got {value}")
     return float(value.reshape(-1)[0])
 
@@ -437,13 +437,13 @@ def _scalar(value, name):
 def _atomrefs(atomrefs, species):
     """(S,) single-atom reference energies of ``species`` from a mapping or a by-Z array."""
     if atomrefs is None:
-        return onp.zeros(len(species))
+        return np.zeros(len(species))
     if isinstance(atomrefs, Mapping):
         by_z = {atomic_numbers[k] if isinstance(k, str) else int(k): float(v) for k, v in atomrefs.items()}
         missing = [s for s in species if atomic_numbers[s] not in by_z]
         if missing:
             raise ValueError(f"atomrefs has no entry for {missing}")
-        refs = onp.array([by_z[atomic_numbers[s]] for s in species])
+        refs = np.array([by_z[atomic_numbers[s]] for s in species])
     else:
         table = _numpy(atomrefs)
         if table.ndim != 1:
@@ -452,6 +452,6 @@ def _atomrefs(atomrefs, species):
         if missing:
             raise ValueError(f"atomrefs has {len(table)} entries: none for {missing}")
         refs = table[[atomic_numbers[s] for s in species]]
-    if not onp.isfinite(refs).all():
+    if not np.isfinite(refs).all():
         raise ValueError("atomrefs contains NaN or inf")
     return refs

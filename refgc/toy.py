@@ -14,8 +14,8 @@ optimizer can be tested on energy landscapes whose minima are known by hand, and
 that the method is architecture-agnostic is exercised.
 """
 
-import autograd.numpy as np
-import numpy as onp
+import autograd.numpy as anp
+import numpy as np
 from autograd import value_and_grad
 
 from .scatter import gather
@@ -37,25 +37,25 @@ class PairPotential:
         self.cutoff = float(cutoff)
         self.mu_ref = dict(mu_ref or {})
         n = len(self.species)
-        self.table = onp.zeros((5, n, n))  # epsilon, r0, width, A, s for each species pair
+        self.table = np.zeros((5, n, n))  # epsilon, r0, width, A, s for each species pair
         self.table[[2, 4]] = 1.0
         for rows, given in (((0, 1, 2), pairs), ((3, 4), repulsion or {})):
             for (a, b), values in given.items():
                 ia, ib = self.species.index(a), self.species.index(b)
                 self.table[rows, ia, ib] = self.table[rows, ib, ia] = values
-        self.self_energy = onp.array([float((self_energy or {}).get(s, 0.0)) for s in self.species])
+        self.self_energy = np.array([float((self_energy or {}).get(s, 0.0)) for s in self.species])
 
     def evaluate(self, species, positions, q, graph, gradients=True):
         eps, r0, w, A, wall = self.table[:, species[graph.i], species[graph.j]]  # (P,) each
 
         def f(x, qq):
             d = pair_distances(x, graph)
-            phi = eps * ((1.0 - np.exp(-(d - r0) / w)) ** 2 - 1.0) * cosine_cutoff(d, self.cutoff)
-            phi = phi + A * np.maximum(1.0 - d / wall, 0.0) ** 3
+            phi = eps * ((1.0 - anp.exp(-(d - r0) / w)) ** 2 - 1.0) * cosine_cutoff(d, self.cutoff)
+            phi = phi + A * anp.maximum(1.0 - d / wall, 0.0) ** 3
             pair_q = gather(qq, graph.seg_i) * gather(qq, graph.seg_j)
-            return np.sum(qq * self.self_energy[species]) + 0.5 * np.sum(pair_q * phi)
+            return anp.sum(qq * self.self_energy[species]) + 0.5 * anp.sum(pair_q * phi)
 
         if not gradients:
             return float(f(positions, q))
         E, (dE_dx, dE_dq) = value_and_grad(f, argnum=(0, 1))(positions, q)
-        return float(E), onp.asarray(dE_dx), onp.asarray(dE_dq)
+        return float(E), np.asarray(dE_dx), np.asarray(dE_dq)

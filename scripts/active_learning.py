@@ -20,7 +20,7 @@ import os
 
 import refgc
 from refgc import datagen
-from refgc.grandcanonical import SerialExecutor
+from refgc.parallel import SerialExecutor
 from refgc.surface import cu110_c6x2_template
 from make_default_data import sevennet_factory  # scripts/: the labeller of the training data
 

@@ -32,3 +32,18 @@ def test_shortest_distance_per_pair_across_periodic_images():
 def test_a_pair_without_a_length_is_named():
     with pytest.raises(ValueError, match="Cu–H"):
         short_contacts(slab_with(("H", [0.0, 0.0, 1.0])), n_template=2)
+
+
+def test_the_distance_table_is_ordered_and_the_prior_acts_inside_it():
+    """Per pair: the prior's radius (default model) < too short < the shortest real bond, and
+    new structures for labelling never place atoms closer than a found structure may be."""
+    import refgc
+    from refgc.contacts import DISTANCES, PLACEMENT, pair_value
+
+    config = refgc.load_model().config
+    radii = config.prior_radii()
+    for (a, b), d in DISTANCES.items():
+        prior = radii[config.species.index(a), config.species.index(b)]
+        assert prior < d.too_short < d.bond
+        assert d.placement >= d.too_short
+        assert pair_value(PLACEMENT, b, a) == d.placement

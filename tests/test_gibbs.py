@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import refgc
+from refgc.gibbs import chemical_potentials
 from conftest import random_slab
 
 
@@ -46,4 +47,4 @@ def test_template_energy_can_be_given(model):
 
 
 def test_chemical_potentials_are_reference_plus_shift(model):
-    assert refgc.chemical_potentials(model, {"O": -1.0}) == pytest.approx({"O": -5.9, "Cu": -3.6})
+    assert chemical_potentials(model, {"O": -1.0}) == pytest.approx({"O": -5.9, "Cu": -3.6})

@@ -7,8 +7,9 @@ from ase.build import fcc110
 from ase.constraints import FixAtoms
 
 import refgc
-from refgc import restart as R
-from refgc.grandcanonical import SerialExecutor, optimize
+from refgc import search as R
+from refgc.grandcanonical import optimize
+from refgc.parallel import SerialExecutor
 from refgc.toy import PairPotential
 
 A = 2.6  # Å, square lattice of the toy surface
@@ -72,9 +73,9 @@ def test_existence_stays_within_bounds_at_every_evaluation(toy, surface, monkeyp
     seen = []
     original = R.Objective.__call__
 
-    def spy(self, v, q_candidates=None):
-        seen.append(self.split(v, q_candidates)[1][len(surface):].copy())
-        return original(self, v, q_candidates)
+    def spy(self, v):
+        seen.append(self.split(v)[1][len(surface):].copy())
+        return original(self, v)
 
     monkeypatch.setattr(R.Objective, "__call__", spy)
     run(toy, surface, -1.0, restarts=2, existence_scale=kappa)
@@ -100,10 +101,8 @@ def test_trajectory_records_the_fractional_stage(toy, surface):
 
 def test_scaled_existence_gradient_against_finite_differences(toy, surface):
     """L-BFGS-B's variables are [x, κ q]: the gradient it gets is ∂ΔG/∂(κ q) = (∂ΔG/∂q) / κ."""
-    from refgc.grandcanonical import relaxed_template
-
     rng = np.random.default_rng(3)
-    template, E_slab = relaxed_template(toy, surface, np.ones(len(surface), bool))
+    template, E_slab, _ = refgc.relax(toy, surface)
     for kappa in (1.0, 7.0):
         problem = R.Problem(model=toy, template=template, mu={"O": -1.0}, candidates=("O",) * 4, region=(10.3, 12.5),
                             template_energy=E_slab, fixed=np.ones(9, bool), existence_scale=kappa)
@@ -321,7 +320,7 @@ def test_default_pool_workers_run_one_blas_thread(toy, surface, monkeypatch):
     import concurrent.futures
     import os
 
-    import refgc.grandcanonical as G
+    import refgc.parallel as G
 
     if (os.cpu_count() or 1) < 2:
         pytest.skip("the default executor is serial on one core")

@@ -62,6 +62,9 @@ from ase import Atoms  # noqa: E402
 
 import refgc  # noqa: E402
 from refgc.contacts import TOO_SHORT, short_contacts  # noqa: E402  (Å: shorter than any Cu–Cu, Cu–O, O–O bond)
+from refgc.gibbs import chemical_potentials  # noqa: E402
+from refgc.graph import NeighborList  # noqa: E402
+from refgc.parallel import SerialExecutor  # noqa: E402
 from refgc.surface import cu110_c6x2_template, surface_area, top_layer_z  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()))
@@ -105,7 +108,7 @@ print(f"template: {len(slab)} Cu, surface cell {surface_area(slab):.2f} Å²")
 restarts = 2 if SMOKE else 8
 t = time.perf_counter()
 result = refgc.optimize(slab, mu, model=model, restarts=restarts, seed=0,
-                        executor=refgc.SerialExecutor(), progress=False)
+                        executor=SerialExecutor(), progress=False)
 print(f"{restarts} restarts in {time.perf_counter() - t:.1f} s")
 
 print(f"\n{'rank':>4} {'restart':>7} {'ΔG (eV)':>9} {'ΔG (meV/Å²)':>12} {'added':>8} {'evaluations':>11}")
@@ -172,10 +175,10 @@ fig.savefig(FIGURES / "03_trajectory.png", dpi=120)
 # $E_\mathrm{slab} = E(\text{final}) - \Delta G - \sum_X n_X \mu_X$.
 
 # %%
-mu_abs = refgc.chemical_potentials(model, mu)
+mu_abs = chemical_potentials(model, mu)
 E_slab = refgc.energy(model, final) - run.gibbs - sum(n * mu_abs[s] for s, n in run.composition.items())
 frame = Atoms(run.symbols, positions=run.trajectory[0][0], cell=slab.cell, pbc=slab.pbc)
-neighbors = refgc.NeighborList(model.cutoff)
+neighbors = NeighborList(model.cutoff)
 G_path, q_path = [], []
 for x, q in run.trajectory:
     frame.positions = x

@@ -51,6 +51,7 @@ from ase.optimize import BFGS  # noqa: E402
 
 import refgc  # noqa: E402
 from refgc.contacts import short_contacts  # noqa: E402
+from refgc.parallel import SerialExecutor  # noqa: E402
 from refgc.surface import cu110_c6x2_template  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()))
@@ -77,7 +78,7 @@ dmu_values = [-1.5, -1.0, -0.5] if SMOKE else [-2.0, -1.5, -1.0, -0.5, 0.0]
 restarts = 2 if SMOKE else 8
 t = time.perf_counter()
 diagram = refgc.phase_diagram(slab, dmu_values, species="O", mu={"Cu": 0.0}, model=model,
-                              restarts=restarts, seed=1, executor=refgc.SerialExecutor(), progress=False)
+                              restarts=restarts, seed=1, executor=SerialExecutor(), progress=False)
 print(f"{len(dmu_values)} × {restarts} restarts in {time.perf_counter() - t:.0f} s")
 
 

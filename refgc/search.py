@@ -1,4 +1,6 @@
-r"""One restart of the grand canonical optimization (METHOD.md §5), a pure function.
+r"""The search: one restart of the grand canonical optimization, and a plain relaxation.
+
+A restart is a pure function of its :class:`Problem` and a seed:
 
 1. **Insert** candidates of each species at random in the region above the slab, no two
    closer than ``min_distance``, with random existences q ~ U(``existence``), by default
@@ -12,25 +14,30 @@ r"""One restart of the grand canonical optimization (METHOD.md §5), a pure func
    moves q less than it moves positions, so a candidate finds its site before it
    decides whether to exist (measured in ``benchmarks/scan_existence.py``).
 3. **Discretise**: q ≥ ½ → 1, the rest are removed.
-4. **Relax** at q = 1: minimise ΔG over positions; the result is an ordinary structure
-   whose ΔG is the usual ab initio thermodynamics surface free energy.
+4. **Relax** at q = 1: minimise the energy over positions (at a fixed composition ΔG is
+   E minus a constant); the result is an ordinary structure whose ΔG is the usual ab
+   initio thermodynamics surface free energy.
 
-ΔG = E(x, q) − E_slab − Σ_candidates q_i μ_{Z_i}; its gradient in q is ∂E/∂q_i − μ_{Z_i},
-the first-order free energy of inserting candidate i where it stands. Everything here is
-deterministic for a given seed, so restarts can run in any process, in any order.
+ΔG and its gradients come from :mod:`refgc.gibbs`. Everything here is deterministic for
+a given seed, so restarts can run in any process, in any order. :func:`relax` is the
+relaxation of the last step as a function of its own: any structure, any model.
 """
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import numpy as onp
+import numpy as np
 from ase import Atoms
+from ase.constraints import FixAtoms
+from ase.geometry import get_distances
 from scipy.optimize import minimize
 
+from .gibbs import free_energy
 from .graph import NeighborList
-from .system import species_indices
+from .results import Run
+from .system import species_indices, system_from_atoms
 
-__all__ = ["Problem", "Run", "run_restart", "relax"]
+__all__ = ["Problem", "run_restart", "relax", "fixed_mask"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,7 @@ class Problem:
     candidates: tuple  # one symbol per candidate atom
     region: tuple  # (z_low, z_high) of the candidates, Å
     template_energy: float  # E_slab, the relaxed template's energy
-    fixed: onp.ndarray  # (n_template,) bool
+    fixed: np.ndarray  # (n_template,) bool
     min_distance: float = 1.0  # between inserted candidates, Å
     fmax_fractional: float = 1e-3  # L-BFGS-B projected-gradient tolerance, eV/Å or eV
     fmax_relax: float = 0.02
@@ -54,52 +61,32 @@ class Problem:
     existence_scale: float = 10.0  # κ: L-BFGS-B's variables are κ·q (a preconditioner)
 
 
-@dataclass
-class Run:
-    """The outcome of one restart."""
-
-    restart: int
-    structure: Atoms  # template + the added atoms that survived, relaxed, q = 1
-    gibbs: float  # ΔG per cell, eV
-    composition: dict  # {symbol: number of atoms added}
-    trajectory: list = field(default_factory=list)  # [(positions (N, 3), q (N,))], fractional stage
-    symbols: list = field(default_factory=list)  # (N,) of the trajectory: template + every candidate
-    n_evaluations: int = 0
-    seconds: float = 0.0
-    key: str = ""  # identifies the restart (refgc.results.problem_key)
-    seed: str = ""
-
-
 class Objective:
-    """ΔG and its gradient as a function of one flat vector [x (N·3), q_candidates]."""
+    """ΔG and its gradient as a function of one flat vector [x (N·3), κ·q_candidates]."""
 
     def __init__(self, problem, symbols):
         self.p = problem
         self.n_t = len(problem.template)
         self.species = species_indices(symbols, problem.model.species)
-        self.mu = onp.array([problem.mu[s] for s in symbols[self.n_t:]])  # (n_c,)
-        self.cell = onp.array(problem.template.cell[:])
-        self.pbc = onp.array(problem.template.pbc)
+        self.mu = np.array([problem.mu[s] for s in symbols[self.n_t:]])  # (n_c,)
+        self.cell = np.array(problem.template.cell[:])
+        self.pbc = np.array(problem.template.pbc)
         self.neighbors = NeighborList(problem.model.cutoff, problem.skin)
         self.n_evaluations = 0
 
-    def split(self, v, q_candidates=None):
+    def split(self, v):
         """Positions (N, 3) and existences (N,) from the variables [x, κ·q_candidates]."""
         n = len(self.species)
-        x = v[: 3 * n].reshape(n, 3)
-        qc = v[3 * n :] / self.p.existence_scale if q_candidates is None else q_candidates
-        return x, onp.r_[onp.ones(self.n_t), qc]
+        return v[: 3 * n].reshape(n, 3), np.r_[np.ones(self.n_t), v[3 * n :] / self.p.existence_scale]
 
-    def __call__(self, v, q_candidates=None):
-        """(ΔG, gradient) in the variables; ``q_candidates`` given: positions only."""
-        x, q = self.split(v, q_candidates)
+    def __call__(self, v):
+        """(ΔG, gradient) in the variables."""
+        x, q = self.split(v)
         graph = self.neighbors.update(x, self.cell, self.pbc)
         E, dE_dx, dE_dq = self.p.model.evaluate(self.species, x, q, graph)
         self.n_evaluations += 1
-        dG = E - self.p.template_energy - onp.dot(q[self.n_t :], self.mu)
-        if q_candidates is not None:
-            return dG, dE_dx.ravel()
-        return dG, onp.r_[dE_dx.ravel(), (dE_dq[self.n_t :] - self.mu) / self.p.existence_scale]
+        dG, dG_dq = free_energy(E, q, self.mu, self.n_t, self.p.template_energy, dE_dq)
+        return dG, np.r_[dE_dx.ravel(), dG_dq[self.n_t :] / self.p.existence_scale]
 
 
 def insert(problem, rng):
@@ -111,7 +98,7 @@ def insert(problem, rng):
         if len(points) == len(problem.candidates):
             break
         p = rng.uniform(0, 1, 2) @ cell[:2] + [0.0, 0.0, rng.uniform(z_lo, z_hi)]
-        if all(_mic_distance(p, o, cell) >= problem.min_distance for o in points):
+        if not points or get_distances(p, points, cell=cell, pbc=(True, True, False))[1].min() >= problem.min_distance:
             points.append(p)
     if len(points) < len(problem.candidates):
         raise ValueError(
@@ -123,48 +110,62 @@ def insert(problem, rng):
     return atoms, rng.uniform(*problem.existence, len(problem.candidates))
 
 
-def _mic_distance(a, b, cell):
-    """In-plane minimum-image distance between two points (periodic along a1, a2)."""
-    d = b - a
-    frac = onp.linalg.lstsq(cell[:2, :2].T, d[:2], rcond=None)[0]
-    d[:2] -= onp.rint(frac) @ cell[:2, :2]
-    return float(onp.linalg.norm(d))
+def fixed_mask(atoms):
+    """(N,) bool: the atoms a ``FixAtoms`` constraint holds; other constraints are refused."""
+    fixed = np.zeros(len(atoms), bool)
+    for c in atoms.constraints:
+        if not isinstance(c, FixAtoms):
+            raise ValueError(f"unsupported constraint {type(c).__name__}: only FixAtoms is respected")
+        fixed[c.get_indices()] = True
+    return fixed
 
 
-def _position_bounds(problem, atoms, region=True):
-    """L-BFGS-B bounds per coordinate: fixed atoms pinned, candidate z inside the region."""
+def _position_bounds(positions, fixed, region=None):
+    """L-BFGS-B bounds per coordinate: fixed atoms pinned; the z of the atoms after the
+    first ``len(fixed)`` (the candidates) inside ``region``, if given."""
     bounds = []
-    n_t = len(problem.template)
-    for k, x in enumerate(atoms.positions):
-        if k < n_t:
-            bounds += [(c, c) for c in x] if problem.fixed[k] else [(None, None)] * 3
+    for k, x in enumerate(positions):
+        if k < len(fixed):
+            bounds += [(c, c) for c in x] if fixed[k] else [(None, None)] * 3
         else:
-            bounds += [(None, None), (None, None), problem.region if region else (None, None)]
+            bounds += [(None, None), (None, None), region or (None, None)]
     return bounds
 
 
-def relax(problem, atoms):
-    """Minimise ΔG over positions at q = 1 (fixed atoms fixed, no region bounds).
+def relax(model, atoms, *, fmax=0.02, max_steps=1000, skin=0.5):
+    """Minimise the model's energy over the positions of ``atoms`` (every atom present,
+    ``FixAtoms`` respected) with L-BFGS-B until the largest gradient component is below
+    ``fmax`` eV/Å.
 
-    Returns the relaxed copy (wrapped into the cell), its ΔG and the number of evaluations."""
-    f = Objective(problem, atoms.get_chemical_symbols())
-    result = minimize(f, atoms.positions.ravel(), args=(onp.ones(len(atoms) - len(problem.template)),), jac=True,
-                      method="L-BFGS-B", bounds=_position_bounds(problem, atoms, region=False),
-                      options=dict(maxiter=problem.max_steps, gtol=problem.fmax_relax))
+    Returns ``(relaxed, energy, n_evaluations)``: a relaxed copy wrapped into the cell, its
+    energy in eV, and the number of model evaluations."""
+    fixed = fixed_mask(atoms)
+    system = system_from_atoms(model.species, atoms, np.ones(len(atoms)))
+    neighbors = NeighborList(model.cutoff, skin)
+    calls = [0]
+
+    def f(v):
+        x = v.reshape(-1, 3)
+        E, dE_dx, _ = model.evaluate(system.species, x, system.q, neighbors.update(x, system.cell, system.pbc))
+        calls[0] += 1
+        return E, dE_dx.ravel()
+
+    result = minimize(f, system.positions.ravel(), jac=True, method="L-BFGS-B",
+                      bounds=_position_bounds(system.positions, fixed), options=dict(maxiter=max_steps, gtol=fmax))
     relaxed = atoms.copy()
     relaxed.positions = result.x.reshape(-1, 3)
     relaxed.wrap()
-    return relaxed, float(result.fun), f.n_evaluations
+    return relaxed, float(result.fun), calls[0]
 
 
 def run_restart(problem, restart, seed):
     """One restart from ``seed`` (anything ``numpy.random.default_rng`` takes)."""
     t0 = time.perf_counter()
-    rng = onp.random.default_rng(seed)
+    rng = np.random.default_rng(seed)
     atoms, q_c = insert(problem, rng)
     n_t = len(problem.template)
     f = Objective(problem, atoms.get_chemical_symbols())
-    trajectory = [(atoms.positions.copy(), onp.r_[onp.ones(n_t), q_c])]
+    trajectory = [(atoms.positions.copy(), np.r_[np.ones(n_t), q_c])]
 
     iterations = [0]
 
@@ -175,22 +176,25 @@ def run_restart(problem, restart, seed):
             trajectory.append((x.copy(), q))
 
     kappa = problem.existence_scale
-    v0 = onp.r_[atoms.positions.ravel(), kappa * q_c]
-    bounds = _position_bounds(problem, atoms) + [(0.0, kappa)] * len(q_c)
+    v0 = np.r_[atoms.positions.ravel(), kappa * q_c]
+    bounds = _position_bounds(atoms.positions, problem.fixed, problem.region) + [(0.0, kappa)] * len(q_c)
     options = dict(maxiter=problem.max_steps, gtol=problem.fmax_fractional)
     result = minimize(f, v0, jac=True, method="L-BFGS-B", bounds=bounds, callback=record, options=options)
     x, q = f.split(result.x)
     trajectory.append((x.copy(), q.copy()))
 
-    keep = onp.r_[onp.ones(n_t, bool), q[n_t:] >= 0.5]  # discretise
+    keep = np.r_[np.ones(n_t, bool), q[n_t:] >= 0.5]  # discretise
     final = atoms[keep]
     final.positions = x[keep]
-    final, gibbs, n_relax = relax(problem, final)
+    final.set_constraint(FixAtoms(mask=np.r_[problem.fixed, np.zeros(len(final) - n_t, bool)]))
+    final, E, n_relax = relax(problem.model, final, fmax=problem.fmax_relax, max_steps=problem.max_steps,
+                              skin=problem.skin)
     added = final.get_chemical_symbols()[n_t:]
+    mu_added = np.array([problem.mu[s] for s in added])
     return Run(
         restart=restart,
         structure=final,
-        gibbs=gibbs,
+        gibbs=float(free_energy(E, np.ones(len(final)), mu_added, n_t, problem.template_energy)),
         composition={s: added.count(s) for s in sorted(set(problem.candidates))},
         trajectory=trajectory,
         symbols=atoms.get_chemical_symbols(),
