@@ -22,6 +22,7 @@ from autograd.misc import flatten  # noqa: E402
 from scipy.optimize import minimize  # noqa: E402
 
 import refgc  # noqa: E402
+from refgc import data as D  # noqa: E402
 from refgc import training as T  # noqa: E402
 
 
@@ -36,7 +37,7 @@ def initial_params(config, train_set, seed=0):
 def evaluate(params, config, val_set, settings):
     model = refgc.Model(config, params)
     m = T.metrics(model, val_set)
-    batches = [T.collate(val_set[k : k + 16]) for k in range(0, len(val_set), 16)]
+    batches = [D.collate(val_set[k : k + 16]) for k in range(0, len(val_set), 16)]
     loss = sum(float(T.loss(params, config, b, settings)) * len(b.n_atoms) for b in batches) / len(val_set)
     return loss, m
 
@@ -48,7 +49,7 @@ def run_adam(params, config, train_set, val_set, settings, seconds, checkpoints)
     while time.perf_counter() - t0 < seconds:
         order = np.random.default_rng([0, epoch]).permutation(len(train_set))
         for k in range(0, len(order), settings.batch_size):
-            batch = T.collate([train_set[m] for m in order[k : k + settings.batch_size]])
+            batch = D.collate([train_set[m] for m in order[k : k + settings.batch_size]])
             adam.step(params, g(params, config, batch, settings), settings.learning_rate)
             if checkpoints and time.perf_counter() - t0 >= checkpoints[0]:
                 out.append((checkpoints.pop(0), evaluate(params, config, val_set, settings)))
@@ -60,7 +61,7 @@ def run_adam(params, config, train_set, val_set, settings, seconds, checkpoints)
 
 def run_lbfgs(params, config, train_set, val_set, settings, seconds, checkpoints):
     flat, unflatten = flatten(params)
-    batches = [T.collate(train_set[k : k + 32]) for k in range(0, len(train_set), 32)]
+    batches = [D.collate(train_set[k : k + 32]) for k in range(0, len(train_set), 32)]
     value_and_grad = lambda p, b: (T.loss(p, config, b, settings), grad(T.loss)(p, config, b, settings))  # noqa: E731
     t0, out, current = time.perf_counter(), [], [flat]
 
@@ -98,9 +99,9 @@ def main():
     args = ap.parse_args()
     frames = refgc.read_frames(args.data)
     frames = [frames[k] for k in np.random.default_rng(0).permutation(len(frames))[: args.frames]]
-    train_idx, val_idx = T.split(frames, 0.15, seed=0)
+    train_idx, val_idx = D.split(frames, 0.15, seed=0)
     config = refgc.ModelConfig(species=("Cu", "O"), cutoff=args.cutoff, n_features=args.features, n_filters=args.features)
-    train_set, val_set = T.prepare([frames[k] for k in train_idx], config), T.prepare([frames[k] for k in val_idx], config)
+    train_set, val_set = D.prepare([frames[k] for k in train_idx], config), D.prepare([frames[k] for k in val_idx], config)
     settings = T.TrainSettings()
     params = initial_params(config, train_set)
     checkpoints = [args.seconds * f for f in (0.25, 0.5, 0.75)]

@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402
 from autograd import grad, value_and_grad  # noqa: E402
 
 import refgc  # noqa: E402
+from refgc import data as D  # noqa: E402
 from refgc import training as T  # noqa: E402
 from refgc.graph import Graph  # noqa: E402
 
@@ -53,9 +54,9 @@ def main():
     args = ap.parse_args()
 
     model = refgc.load_model(args.model) if args.model else refgc.load_model()
-    raw = T.read_frames(args.data)[: args.frames + 1]  # the last one validates the epochs below
-    frames = T.prepare(raw[: args.frames], model.config)
-    batches = [T.collate(frames[k : k + args.batch_size]) for k in range(0, len(frames), args.batch_size)]
+    raw = D.read_frames(args.data)[: args.frames + 1]  # the last one validates the epochs below
+    frames = D.prepare(raw[: args.frames], model.config)
+    batches = [D.collate(frames[k : k + args.batch_size]) for k in range(0, len(frames), args.batch_size)]
     settings = T.TrainSettings(energy_weight=300.0)
     p, c = model.params, model.config
     g, vg = grad(T.loss), value_and_grad(T.loss)
@@ -75,7 +76,7 @@ def main():
 
     # Since 2026-11-24 (eighth session) a batch keeps the half/reversed pair layout, and the
     # filters, functions of the distance alone, are computed once per unordered pair.
-    plain = [T.Batch(**{**b.__dict__, "graph": Graph.from_pairs(b.graph.i, b.graph.j, b.graph.offsets,
+    plain = [D.Batch(**{**b.__dict__, "graph": Graph.from_pairs(b.graph.i, b.graph.j, b.graph.offsets,
                                                                 len(b.species))}) for b in batches]
     t_plain = best_time(lambda b: vg(p, c, b, settings), plain, args.repeats)
     g_plain = vg(p, c, plain[0], settings)[1]  # against `gradient`, batches[0]'s above

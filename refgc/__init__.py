@@ -6,6 +6,7 @@ and existences. The public API is below; the README's "Layout" section maps the 
 """
 
 from .calculator import Calculator
+from .data import read_frames
 from .energy import embeddings, energy, energy_and_gradients
 from .gibbs import gibbs_free_energy
 from .grandcanonical import optimize
@@ -14,7 +15,6 @@ from .model import Model, ModelConfig, init_model
 from .modelfile import load_model, save_model
 from .phasediagram import phase_diagram
 from .search import relax
-from .data import read_frames
 from .training import TrainSettings, train
 
 __version__ = "0.2.0"

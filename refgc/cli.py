@@ -11,109 +11,22 @@ fine-tune the previous model on the larger set.
 """
 
 import argparse
-import json
 import sys
 from dataclasses import fields
-from datetime import datetime, timezone
 from pathlib import Path
 
 from . import __version__
-from .model import ModelConfig
-from .modelfile import save_model
-from .training import TrainSettings, drop_large_forces, metrics, read_frames, train
-
-
-ARCHITECTURE = {"cutoff": 6.0, "features": 64, "filters": None, "rbf": 20, "interactions": 3}  # defaults
-
-
-def _split_validation_from(args, settings):
-    """(training, validation) frames when the validation split comes from one DATA file only:
-    when fine-tuning on appended data, the older files were trained on by the --init model
-    and would make the validation loss measure forgetting, not generalisation."""
-    from .training import split
-
-    same = [path for path in args.data if Path(path).resolve() == Path(args.validation_from).resolve()]
-    if not same:
-        raise ValueError(f"--validation-from {args.validation_from} is not one of the DATA files {args.data}")
-    fraction = settings.validation_fraction
-    training, validation = [], []
-    for path in args.data:
-        frames = read_frames(path)
-        if path in same:
-            keep, val = split(frames, fraction, settings.seed)
-            if not keep or not val:
-                raise ValueError(f"--validation-from {path}: a fraction of {fraction} of its {len(frames)} frames "
-                                 "leaves nothing to train on or to validate with")
-            validation += [frames[k] for k in val]
-            frames = [frames[k] for k in keep]
-        training += frames
-    return training, validation
+from .training import ARCHITECTURE, PRIOR, TrainSettings, train_from_files
 
 
 def _train(args):
     settings = TrainSettings(**{f.name: getattr(args, f.name) for f in fields(TrainSettings) if getattr(args, f.name, None) is not None})
-    if args.validation and args.validation_from:
-        raise ValueError("give --validation or --validation-from, not both")
-    if args.validation_from:
-        frames, validation = _split_validation_from(args, settings)
-    else:
-        frames, validation = read_frames(*args.data), None
-    dropped = []
-    if args.max_force is not None:
-        frames, dropped = drop_large_forces(frames, args.max_force)
-        for atoms in dropped:
-            print(f"left out frame {atoms.info.get('frame_id', '?')}: a force component of "
-                  f"{abs(atoms.get_forces()).max():.1f} eV/Å > --max-force {args.max_force}")
-    if args.validation:
-        validation = read_frames(args.validation)
-    architecture = {k: getattr(args, k) for k in ARCHITECTURE if getattr(args, k) is not None}
-    init, grown_from = None, None
-    if args.init:
-        from .modelfile import load_model
-
-        grow = architecture.pop("interactions", None)
-        if architecture or args.species:
-            given = ", ".join("--" + k for k in architecture) or "--species"
-            raise ValueError(f"--init uses the architecture of {args.init}; drop {given}")
-        init = load_model(args.init)
-        if grow is not None and grow != init.config.n_interactions:
-            if grow < init.config.n_interactions:
-                raise ValueError(f"--interactions {grow}: {args.init} has {init.config.n_interactions} blocks, "
-                                 "and fine-tuning can only add blocks")
-            grown_from = init.config.n_interactions
-            init = init.with_interactions(grow, seed=settings.seed)
-    prior = {k: getattr(args, k) for k in ("prior_strength", "prior_radius_scale") if getattr(args, k) is not None}
-    if init is not None:  # fine-tuning may change the prior, which has no trained parameters
-        init = init.with_prior(args.prior_strength, args.prior_radius_scale)
-    arch = {**ARCHITECTURE, **architecture}
-    config = init.config if init is not None else ModelConfig(
-        species=tuple(args.species) if args.species else tuple(sorted({s for a in frames for s in a.get_chemical_symbols()})),
-        cutoff=arch["cutoff"], n_features=arch["features"], n_filters=arch["filters"] or arch["features"],
-        n_rbf=arch["rbf"], n_interactions=arch["interactions"], **prior,
-    )  # fmt: skip
-    mu_ref = dict(init.mu_ref) if init is not None else {}
-    provenance = {"data": [str(p) for p in args.data], "n_frames": len(frames), "refgc_version": __version__}
-    if args.validation_from:
-        provenance["validation_from"] = str(args.validation_from)
-    if args.max_force is not None:
-        provenance |= {"max_force": args.max_force, "n_left_out": len(dropped)}
-    if init is not None:
-        provenance["fine_tuned_from"] = {"file": str(args.init), "provenance": init.provenance}
-        if grown_from is not None:
-            provenance["fine_tuned_from"]["grown_from_interactions"] = grown_from
-    if args.references:
-        with open(args.references) as f:
-            refs = json.load(f)
-        if not isinstance(refs.get("mu_ref"), dict):
-            raise ValueError(f"{args.references}: expected a JSON object with a 'mu_ref' mapping")
-        mu_ref = {s: float(v) for s, v in refs["mu_ref"].items() if s in config.species}
-        provenance["references"] = refs
-    model = train(frames, config, settings=settings, validation=validation, mu_ref=mu_ref,
-                  provenance=provenance, checkpoint=args.checkpoint, init=init)
-    if args.test:
-        model.provenance["test"] = {"file": args.test, **metrics(model, read_frames(args.test))}
-    model.provenance["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    save_model(model, args.out)
+    model = train_from_files(
+        args.data, args.out, validation=args.validation, validation_from=args.validation_from, test=args.test,
+        references=args.references, checkpoint=args.checkpoint, init=args.init, species=args.species,
+        architecture={k: getattr(args, k) for k in ARCHITECTURE}, prior={k: getattr(args, k) for k in PRIOR},
+        max_force=args.max_force, settings=settings,
+    )
     for name, val in (("validation", model.provenance["training"]["validation"]), ("test", model.provenance.get("test"))):
         if val:
             print(f"{name}: energy MAE {1e3 * val['energy_mae_per_atom']:.2f} meV/atom, "
@@ -138,7 +51,8 @@ def _assignments(items, what, convert=float):
 def _optimize(args):
     from ase.io import read
 
-    from .grandcanonical import SerialExecutor, optimize
+    from .grandcanonical import optimize
+    from .parallel import SerialExecutor
     from .modelfile import load_model
     from .surface import cu110_c6x2_template
 

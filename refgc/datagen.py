@@ -40,11 +40,12 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.geometry import get_distances
 from ase.io.extxyz import key_val_str_to_dict
 
-from .surface import top_layer_z
-from .training import check_frames  # noqa: F401  (re-exported: one checker for labels)
+from tqdm.auto import tqdm
 
-#: Smallest distances (Å) allowed between a placed atom and any other atom.
-DEFAULT_MIN_DISTANCES = {("Cu", "Cu"): 2.2, ("Cu", "O"): 1.6, ("O", "O"): 2.2}
+from .contacts import PLACEMENT, pair_value
+from .surface import top_layer_z
+from .data import check_frames  # noqa: F401  (re-exported: one checker for labels)
+
 #: Stable small integers per task kind: part of each task's random seed.
 KIND_CODES = {"insertion": 1, "relax": 2, "template": 3, "o2": 4, "bulk_cu": 5, "label": 6}
 
@@ -60,13 +61,6 @@ class Task:
     cost: int = 1  # expected labeller calls, for the ETA only
 
 
-def _pair_min(min_distances, a, b):
-    key = (a, b) if (a, b) in min_distances else (b, a)
-    if key not in min_distances:
-        raise ValueError(f"no minimum distance given for the pair {a}-{b}")
-    return min_distances[key]
-
-
 def random_insertion(template, counts, rng, z_range=(0.8, 3.5), min_distances=None,
                      max_tries=200, max_restarts=100):
     """The template plus atoms placed at random above its top layer.
@@ -78,7 +72,7 @@ def random_insertion(template, counts, rng, z_range=(0.8, 3.5), min_distances=No
     atoms, whose order and constraints are kept. An atom that finds no free spot in
     ``max_tries`` draws starts the whole placement again (up to ``max_restarts`` times).
     """
-    min_distances = DEFAULT_MIN_DISTANCES if min_distances is None else min_distances
+    min_distances = PLACEMENT if min_distances is None else min_distances
     z_top = top_layer_z(template)
     symbols = [s for s, n in counts.items() for _ in range(int(n))]
     for _ in range(max_restarts):  # sequential placement can jam: start again
@@ -95,7 +89,7 @@ def random_insertion(template, counts, rng, z_range=(0.8, 3.5), min_distances=No
 
 def _place(atoms, s, z_top, z_range, min_distances, rng, max_tries):
     """Add one atom of species ``s`` at a random free spot; False if none was found."""
-    d_min = np.array([_pair_min(min_distances, s, t) for t in atoms.get_chemical_symbols()])
+    d_min = np.array([pair_value(min_distances, s, t) for t in atoms.get_chemical_symbols()])
     for _ in range(max_tries):
         f1, f2 = rng.random(2)
         x = f1 * atoms.cell[0] + f2 * atoms.cell[1]
@@ -298,45 +292,6 @@ def _work(task):
     return task, frames, _WORKER["calls"][0] - before, time.perf_counter() - t0
 
 
-def _hm(seconds):
-    return f"{int(seconds // 3600)}:{int(seconds % 3600 // 60):02d}"
-
-
-class _Progress:
-    """A tqdm bar on a terminal (if tqdm is installed), else a plain line every minute.
-
-    The ETA weighs tasks by their expected labeller calls (``Task.cost``); relaxations
-    that converge early make it pessimistic.
-    """
-
-    def __init__(self, tasks, n_before, progress, every_s=60.0):
-        self.total, self.n_tasks, self.n_before = sum(t.cost for t in tasks), len(tasks), n_before
-        self.done = self.tasks = self.frames = self.calls = 0
-        self.busy, self.t0, self.last, self.every_s = 0.0, time.time(), 0.0, every_s
-        self.enabled, self.bar = progress not in (False, None, "none"), None
-        if progress == "tqdm" or (progress == "auto" and sys.stderr.isatty()):
-            try:
-                from tqdm import tqdm
-                self.bar = tqdm(total=self.total, unit="call")
-            except ImportError:
-                pass
-
-    def update(self, task, n_frames, n_calls, seconds):
-        self.done, self.tasks = self.done + task.cost, self.tasks + 1
-        self.frames, self.calls, self.busy = self.frames + n_frames, self.calls + n_calls, self.busy + seconds
-        if self.bar is not None:
-            self.bar.update(task.cost)
-            self.bar.set_postfix(frames=self.frames)
-        elif self.enabled and (time.time() - self.last > self.every_s or self.tasks == self.n_tasks):
-            self.last = time.time()
-            wall = self.last - self.t0
-            print(f"[datagen] tasks {self.tasks}/{self.n_tasks}, frames {self.frames} new + "
-                  f"{self.n_before} before, {self.calls} calls, "
-                  f"{self.busy / max(self.calls, 1):.3f} s/call, "
-                  f"{60 * self.frames / max(wall, 1e-9):.1f} frames/min, elapsed {_hm(wall)}, "
-                  f"ETA {_hm(wall / self.done * (self.total - self.done))}", flush=True)
-
-
 def run_plan(tasks, calculator_factory, out_path, workers=1, torch_threads=1,
              checkpoint=None, checkpoint_every=100, progress="auto"):
     """Run the tasks not yet in ``out_path``, appending each task's frames when done.
@@ -348,10 +303,13 @@ def run_plan(tasks, calculator_factory, out_path, workers=1, torch_threads=1,
     """
     done_tasks, _, n_before = read_done(out_path)
     todo = [t for t in tasks if t.task_id not in done_tasks]
-    bar = _Progress(todo, n_before, progress)
-    if bar.enabled:
-        print(f"[datagen] {len(tasks) - len(todo)} of {len(tasks)} tasks already in "
-              f"{out_path} ({n_before} frames); {len(todo)} to run", flush=True)
+    # weighed by expected labeller calls (Task.cost): relaxations that converge early make
+    # the remaining time pessimistic
+    bar = tqdm(total=sum(t.cost for t in todo), unit="call", desc="datagen", disable=progress in (False, None, "none"),
+               mininterval=1.0 if sys.stderr.isatty() else 60.0)
+    bar.write(f"{len(tasks) - len(todo)} of {len(tasks)} tasks already in {out_path} ({n_before} frames); "
+              f"{len(todo)} to run", file=sys.stderr) if not bar.disable else None
+    t0, counts = time.time(), dict(tasks=0, frames=0, calls=0, busy=0.0)
     since_checkpoint = 0
     if workers <= 1:
         _init_worker(calculator_factory, torch_threads)
@@ -368,7 +326,12 @@ def run_plan(tasks, calculator_factory, out_path, workers=1, torch_threads=1,
                 f.write(buf.getvalue())
                 f.flush()
                 os.fsync(f.fileno())
-                bar.update(task, len(frames), n_calls, seconds)
+                counts["tasks"] += 1
+                counts["frames"] += len(frames)
+                counts["calls"] += n_calls
+                counts["busy"] += seconds
+                bar.update(task.cost)
+                bar.set_postfix(frames=counts["frames"], refresh=False)
                 since_checkpoint += len(frames)
                 if checkpoint is not None and since_checkpoint >= checkpoint_every:
                     checkpoint(out_path)
@@ -376,13 +339,12 @@ def run_plan(tasks, calculator_factory, out_path, workers=1, torch_threads=1,
     finally:
         if pool is not None:
             pool.terminate()
-        if bar.bar is not None:
-            bar.bar.close()
+        bar.close()
     if checkpoint is not None and since_checkpoint:
         checkpoint(out_path)
-    return dict(tasks=len(todo), frames=bar.frames, calls=bar.calls,
-                seconds_per_call=bar.busy / max(bar.calls, 1),
-                wall=time.time() - bar.t0, frames_before=n_before)
+    return dict(tasks=len(todo), frames=counts["frames"], calls=counts["calls"],
+                seconds_per_call=counts["busy"] / max(counts["calls"], 1),
+                wall=time.time() - t0, frames_before=n_before)
 
 
 def frame_key(atoms):

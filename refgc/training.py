@@ -1,7 +1,6 @@
-"""Training an existence SchNet on frames labelled with energies and forces.
+"""Training an existence SchNet on labelled frames (:mod:`refgc.data`): the loss and its loop.
 
-Frames come from any ASE calculator (``refgc.datagen`` makes them; extended XYZ keeps
-them). Training uses every atom at q = 1, where the model is plain SchNet, and fits
+Training uses every atom at q = 1, where the model is plain SchNet, and fits
 
     L(θ) = w_E · mean_frames ((E_θ − E_ref) / n_atoms)² + w_F · mean_components (F_θ − F_ref)²
 
@@ -9,10 +8,8 @@ them). Training uses every atom at q = 1, where the model is plain SchNet, and f
 and grow linearly beyond, so the fit follows mean absolute errors more than outliers),
 with F_θ = −∂E_θ/∂x, so the gradient ∂L/∂θ differentiates through a gradient: autograd
 does it because every primitive's VJP is itself differentiable (:mod:`refgc.scatter`).
-Several frames form one batch, a single disjoint graph whose atom energies are summed
-per frame with a scatter-add. The batch keeps the frames' half/reversed pair layout (all
-unordered pairs, then their reverses), so the filter network, most of a step, runs once per
-unordered pair (:func:`refgc.schnet.atom_embeddings`).
+Several frames form one batch (:func:`refgc.data.collate`), a single disjoint graph whose
+atom energies are summed per frame with a scatter-add.
 
 Before the first step the per-species offsets are fitted by least squares to the
 energies (E_f ≈ Σ_s n_fs offset_s), and every species' read-out scale is set to the RMS
@@ -21,14 +18,17 @@ residual. Adam with a reduce-on-plateau learning rate, early stopping on the val
 loss, the best parameters kept. With ``ema_decay`` > 0 an exponential moving average of
 the parameters after every step is what is validated and kept: Adam's last iterate jumps
 around the minimum, the average sits nearer its centre. Validation frames are chosen by
-whole trajectories (``info["task_id"]``) where frames carry one, so near-duplicates do not
-leak across the split. Deterministic for a given seed; resumable from a checkpoint after an
-interruption.
+whole trajectories (:func:`refgc.data.split`). Deterministic for a given seed; resumable
+from a checkpoint after an interruption.
 
 With ``workers`` > 1 every batch is split into that many parts whose loss gradients are
 computed in forked worker processes and summed (each part's squared errors divided by the
 whole batch's frame and force-component counts, so the sum is the batch's loss). The result
 equals the one-process gradient up to rounding (about 1e-15 relative), not bit for bit.
+
+:func:`train` takes frames and a :class:`ModelConfig`; :func:`train_from_files` is what
+``refgc train`` runs: it reads the files, builds the configuration (or loads the model to
+fine-tune), trains, scores a test file and writes the model with its provenance.
 """
 
 import hashlib
@@ -36,19 +36,20 @@ import json
 import multiprocessing
 import time
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
-import autograd.numpy as np
-import numpy as onp
+import autograd.numpy as anp
+import numpy as np
 from autograd import make_vjp, value_and_grad
 
 from . import schnet
-from .graph import Graph, build_graph
-from .model import Model, init_model
-from .scatter import Segments, scatter_add
-from .system import species_indices
+from .data import Frame, collate, drop_large_forces, prepare, read_frames, split
+from .model import Model, ModelConfig, init_model
+from .modelfile import load_model, parameters_digest, save_model
+from .scatter import scatter_add
 
-__all__ = ["TrainSettings", "train", "predict", "metrics", "split", "read_frames", "check_frames"]
+__all__ = ["TrainSettings", "train", "train_from_files", "predict", "metrics"]
 
 
 @dataclass(frozen=True)
@@ -79,132 +80,6 @@ class TrainSettings:
             raise ValueError(f"TrainSettings.workers must be an integer >= 1, got {self.workers!r}")
 
 
-@dataclass(frozen=True)
-class Frame:
-    """One labelled configuration as arrays, its graph built once."""
-
-    species: onp.ndarray  # (n,)
-    positions: onp.ndarray  # (n, 3)
-    graph: Graph
-    energy: float
-    forces: onp.ndarray  # (n, 3)
-
-
-@dataclass(frozen=True)
-class Batch:
-    species: onp.ndarray  # (N,)
-    positions: onp.ndarray  # (N, 3)
-    q: onp.ndarray  # (N,) ones
-    graph: Graph  # disjoint union of the frames' graphs
-    frames: Segments  # atom -> frame
-    n_atoms: onp.ndarray  # (B,)
-    energies: onp.ndarray  # (B,)
-    forces: onp.ndarray  # (N, 3)
-
-
-def check_frames(frames, species):
-    """The number of frames; ``ValueError`` naming the first frame that cannot be trained on."""
-    if len(frames) == 0:
-        raise ValueError("empty dataset: no frames")
-    for k, atoms in enumerate(frames):
-        name = f"frame {k}" + (f" (frame_id={atoms.info['frame_id']!r})" if "frame_id" in atoms.info else "")
-        results = atoms.calc.results if atoms.calc is not None else {}
-        if "energy" not in results or "forces" not in results:
-            raise ValueError(f"{name} has no energy or no forces")
-        unknown = sorted(set(atoms.get_chemical_symbols()) - set(species))
-        if unknown:
-            raise ValueError(f"{name} has species {unknown} that the model does not list ({', '.join(species)})")
-        forces = onp.asarray(results["forces"], dtype=float)
-        if forces.shape != (len(atoms), 3):
-            raise ValueError(f"{name} has forces of shape {forces.shape}, expected ({len(atoms)}, 3)")
-        if not (onp.isfinite(results["energy"]) and onp.all(onp.isfinite(forces))):
-            raise ValueError(f"{name} has a NaN or infinite energy or force")
-        if not onp.all(onp.isfinite(atoms.positions)):
-            raise ValueError(f"{name} has NaN or infinite positions")
-    return len(frames)
-
-
-def read_frames(*paths):
-    """All frames of one or more extended XYZ files (``.xz``/``.gz``/``.bz2`` compressed too).
-
-    A compressed file is decompressed into memory first: ASE's reader seeks back to each
-    frame, and every backward seek in a compressed stream decompresses it again from the
-    start: quadratic, 98 s for the 1,169 frames of ``train2.extxyz.xz`` against 0.4 s."""
-    import bz2
-    import gzip
-    import io
-    import lzma
-
-    from ase.io import read
-
-    openers = {".xz": lzma.open, ".gz": gzip.open, ".bz2": bz2.open}
-    frames = []
-    for path in map(str, paths):
-        opener = openers.get(Path(path).suffix)
-        if opener is None:
-            frames += read(path, index=":")
-            continue
-        stem = Path(path).stem
-        if not stem.endswith((".xyz", ".extxyz")):
-            raise ValueError(f"{path}: expected an extended XYZ file (name.extxyz{Path(path).suffix})")
-        with opener(path, "rt") as f:
-            frames += read(io.StringIO(f.read()), index=":", format="extxyz")
-    return frames
-
-
-def drop_large_forces(frames, max_force):
-    """(kept, dropped): frames whose largest force component is at most ``max_force`` eV/Å, and
-    the rest. Collapsed structures that an optimizer finds on an immature model carry forces of
-    hundreds of eV/Å; in a squared-error loss a handful of them would outweigh everything else."""
-    kept, dropped = [], []
-    for atoms in frames:
-        (kept if onp.abs(atoms.get_forces()).max() <= max_force else dropped).append(atoms)
-    return kept, dropped
-
-
-def prepare(frames, config):
-    """Labelled ``ase.Atoms`` -> :class:`Frame` arrays with their graphs (q = 1)."""
-    check_frames(frames, config.species)
-    out = []
-    for atoms in frames:
-        positions = onp.array(atoms.positions, dtype=float)
-        out.append(Frame(
-            species=species_indices(atoms.get_chemical_symbols(), config.species),
-            positions=positions,
-            graph=build_graph(positions, atoms.cell[:], atoms.pbc, config.cutoff),
-            energy=float(atoms.calc.results["energy"]),
-            forces=onp.asarray(atoms.calc.results["forces"], dtype=float),
-        ))  # fmt: skip
-    return out
-
-
-def collate(frames):
-    """Frames -> one :class:`Batch` (a disjoint graph)."""
-    starts = onp.cumsum([0] + [len(f.species) for f in frames])
-    n = int(starts[-1])
-    # With every frame in the half/reversed layout, the batch keeps it: every frame's unordered
-    # pairs, then their reverses (filters computed once per unordered pair; each atom's pairs
-    # keep their order). Otherwise every frame's pairs as they are.
-    half = all(f.graph.n_half is not None for f in frames)
-    take = [slice(0, f.graph.n_half) if half else slice(None) for f in frames]
-    graph = (Graph.from_half if half else Graph.from_pairs)(
-        onp.concatenate([f.graph.i[t] + s for f, t, s in zip(frames, take, starts)]),
-        onp.concatenate([f.graph.j[t] + s for f, t, s in zip(frames, take, starts)]),
-        onp.concatenate([f.graph.offsets[t] for f, t in zip(frames, take)]),
-        n,
-    )
-    return Batch(
-        species=onp.concatenate([f.species for f in frames]),
-        positions=onp.concatenate([f.positions for f in frames]),
-        q=onp.ones(n),
-        graph=graph,
-        frames=Segments(onp.repeat(onp.arange(len(frames)), onp.diff(starts)), len(frames)),
-        n_atoms=onp.diff(starts).astype(float),
-        energies=onp.array([f.energy for f in frames]),
-        forces=onp.concatenate([f.forces for f in frames]),
-    )
-
-
 def energies_and_forces(params, config, batch):
     """Per-frame energies (B,) and forces (N, 3), differentiable in ``params``."""
 
@@ -213,7 +88,7 @@ def energies_and_forces(params, config, batch):
         return scatter_add(e, batch.frames)  # (B,)
 
     vjp, E = make_vjp(frame_energies)(batch.positions)
-    return E, -vjp(onp.ones(len(batch.n_atoms)))  # disjoint frames: ∂ΣE/∂x gives each frame's forces
+    return E, -vjp(np.ones(len(batch.n_atoms)))  # disjoint frames: ∂ΣE/∂x gives each frame's forces
 
 
 def huber(r, delta):
@@ -221,8 +96,8 @@ def huber(r, delta):
     at |r| = δ, so the loss weights keep their meaning, and errors far out pull only linearly."""
     if not delta:
         return r**2
-    a = np.abs(r)
-    return np.where(a <= delta, r**2, 2.0 * delta * a - delta**2)
+    a = anp.abs(r)
+    return anp.where(a <= delta, r**2, 2.0 * delta * a - delta**2)
 
 
 def loss(params, config, batch, settings):
@@ -235,8 +110,8 @@ def partial_loss(params, config, batch, settings, n_frames, n_components):
     the batch's own counts, the loss itself: sum/n is what the mean computes)."""
     E, F = energies_and_forces(params, config, batch)
     e_err = (E - batch.energies) / batch.n_atoms
-    return (settings.energy_weight * (np.sum(huber(e_err, settings.huber_energy)) / n_frames)
-            + settings.force_weight * (np.sum(huber(F - batch.forces, settings.huber_force)) / n_components))
+    return (settings.energy_weight * (anp.sum(huber(e_err, settings.huber_energy)) / n_frames)
+            + settings.force_weight * (anp.sum(huber(F - batch.forces, settings.huber_force)) / n_components))
 
 
 _WORKER = {}  # set in the parent before the pool forks: the training frames, config, settings
@@ -266,7 +141,7 @@ class _ParallelGradient:
     def __call__(self, params, indices):
         n_frames = len(indices)
         n_components = 3 * sum(len(self.frames[m].species) for m in indices)
-        parts = [p for p in onp.array_split(onp.asarray(indices), self.workers) if len(p)]
+        parts = [p for p in np.array_split(np.asarray(indices), self.workers) if len(p)]
         results = self.pool.map(_worker_part, [(params, p, n_frames, n_components) for p in parts])
         value = sum(v for v, _ in results)
         return value, {k: sum(g[k] for _, g in results) for k in params}
@@ -285,7 +160,7 @@ def predict(model, frames, batch_size=16):
         batch = collate(prepared[k : k + batch_size])
         E, F = energies_and_forces(model.params, model.config, batch)
         energies += list(E)
-        forces += onp.split(F, onp.cumsum(batch.n_atoms[:-1]).astype(int))
+        forces += np.split(F, np.cumsum(batch.n_atoms[:-1]).astype(int))
     return energies, forces
 
 
@@ -293,39 +168,23 @@ def metrics(model, frames, batch_size=16):
     """Energy MAE/RMSE per atom (eV/atom) and force MAE/RMSE per component (eV/Å)."""
     prepared = frames if frames and isinstance(frames[0], Frame) else prepare(frames, model.config)
     E, F = predict(model, prepared, batch_size)
-    n = onp.array([len(f.species) for f in prepared])
-    e_err = (onp.array(E) - [f.energy for f in prepared]) / n
-    f_err = onp.concatenate([(Fk - f.forces).ravel() for Fk, f in zip(F, prepared)])
+    n = np.array([len(f.species) for f in prepared])
+    e_err = (np.array(E) - [f.energy for f in prepared]) / n
+    f_err = np.concatenate([(Fk - f.forces).ravel() for Fk, f in zip(F, prepared)])
     return {
-        "energy_mae_per_atom": float(onp.mean(onp.abs(e_err))),
-        "energy_rmse_per_atom": float(onp.sqrt(onp.mean(e_err**2))),
-        "force_mae": float(onp.mean(onp.abs(f_err))),
-        "force_rmse": float(onp.sqrt(onp.mean(f_err**2))),
+        "energy_mae_per_atom": float(np.mean(np.abs(e_err))),
+        "energy_rmse_per_atom": float(np.sqrt(np.mean(e_err**2))),
+        "force_mae": float(np.mean(np.abs(f_err))),
+        "force_rmse": float(np.sqrt(np.mean(f_err**2))),
         "n_frames": len(prepared),
     }
 
 
 def fit_offsets(frames, n_species):
     """Least-squares per-species energies: E_f ≈ Σ_s n_fs offset_s."""
-    counts = onp.array([onp.bincount(f.species, minlength=n_species) for f in frames], dtype=float)
-    offsets, *_ = onp.linalg.lstsq(counts, [f.energy for f in frames], rcond=None)
+    counts = np.array([np.bincount(f.species, minlength=n_species) for f in frames], dtype=float)
+    offsets, *_ = np.linalg.lstsq(counts, [f.energy for f in frames], rcond=None)
     return offsets
-
-
-def split(frames, fraction, seed):
-    """Indices (train, validation), whole ``task_id`` groups kept on one side."""
-    groups = {}
-    for k, atoms in enumerate(frames):
-        groups.setdefault(atoms.info.get("task_id", f"frame {k}"), []).append(k)
-    keys = sorted(groups, key=str)
-    onp.random.default_rng(seed).shuffle(keys)
-    val, target = [], fraction * len(frames)
-    for key in keys:
-        if len(val) >= target:
-            break
-        val += groups[key]
-    val_set = set(val)
-    return [k for k in range(len(frames)) if k not in val_set], sorted(val)
 
 
 class Adam:
@@ -333,8 +192,8 @@ class Adam:
 
     def __init__(self, params, beta1=0.9, beta2=0.999, eps=1e-8):
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
-        self.m = {k: onp.zeros_like(v) for k, v in params.items()}
-        self.v = {k: onp.zeros_like(v) for k, v in params.items()}
+        self.m = {k: np.zeros_like(v) for k, v in params.items()}
+        self.v = {k: np.zeros_like(v) for k, v in params.items()}
         self.t = 0
 
     def step(self, params, grads, lr):
@@ -343,7 +202,7 @@ class Adam:
         for k, g in grads.items():
             self.m[k] = self.beta1 * self.m[k] + (1 - self.beta1) * g
             self.v[k] = self.beta2 * self.v[k] + (1 - self.beta2) * g * g
-            params[k] = params[k] - lr * (self.m[k] / c1) / (onp.sqrt(self.v[k] / c2) + self.eps)
+            params[k] = params[k] - lr * (self.m[k] / c1) / (np.sqrt(self.v[k] / c2) + self.eps)
 
 
 def _save_checkpoint(path, params, best, adam, state, ema=None):
@@ -353,12 +212,12 @@ def _save_checkpoint(path, params, best, adam, state, ema=None):
     arrays |= {f"adam_m/{k}": v for k, v in adam.m.items()} | {f"adam_v/{k}": v for k, v in adam.v.items()}
     tmp = Path(str(path) + ".tmp")
     with open(tmp, "wb") as f:
-        onp.savez(f, state=onp.array(json.dumps({**state, "adam_t": adam.t})), **arrays)
+        np.savez(f, state=np.array(json.dumps({**state, "adam_t": adam.t})), **arrays)
     tmp.replace(path)
 
 
 def _load_checkpoint(path, adam):
-    with onp.load(path, allow_pickle=False) as npz:
+    with np.load(path, allow_pickle=False) as npz:
         state = json.loads(str(npz["state"]))
         take = lambda prefix: {k[len(prefix):]: npz[k] for k in npz.files if k.startswith(prefix)}  # noqa: E731
         params, best, adam.m, adam.v = take("params/"), take("best/"), take("adam_m/"), take("adam_v/")
@@ -377,11 +236,9 @@ def _fingerprint(config, settings, train_set, val_set, init_params=None):
             del kept[key]  # off: so checkpoints from before the option existed still resume
     h = hashlib.sha256(json.dumps([config.to_dict(), kept], sort_keys=True).encode())
     if init_params is not None:
-        from .modelfile import parameters_digest
-
         h.update(parameters_digest(init_params).encode())
     for f in (*train_set, None, *val_set):
-        h.update(b"|" if f is None else onp.r_[f.energy, f.positions.ravel()].tobytes())
+        h.update(b"|" if f is None else np.r_[f.energy, f.positions.ravel()].tobytes())
     return h.hexdigest()
 
 
@@ -403,15 +260,15 @@ def train(frames, config, *, settings=TrainSettings(), validation=None, mu_ref=N
     if init is not None:
         if init.config != config:
             raise ValueError(f"init model's config differs from the training config: {init.config} vs {config}")
-        params = {k: onp.array(v) for k, v in init.params.items()}
+        params = {k: np.array(v) for k, v in init.params.items()}
     else:
         params = dict(init_model(config, seed=settings.seed).params)
         params["offset"] = fit_offsets(train_set, len(config.species))
-        rms_force = float(onp.sqrt(onp.mean(onp.concatenate([f.forces.ravel() for f in train_set]) ** 2)))
-        params["scale"] = onp.full(len(config.species), max(rms_force, 1e-3))
+        rms_force = float(np.sqrt(np.mean(np.concatenate([f.forces.ravel() for f in train_set]) ** 2)))
+        params["scale"] = np.full(len(config.species), max(rms_force, 1e-3))
     adam = Adam(params)
     fingerprint = _fingerprint(config, settings, train_set, val_set, params if init is not None else None)
-    state = dict(epoch=0, lr=settings.learning_rate, best_loss=onp.inf, bad_epochs=0, plateau=0, history=[],
+    state = dict(epoch=0, lr=settings.learning_rate, best_loss=np.inf, bad_epochs=0, plateau=0, history=[],
                  fingerprint=fingerprint)
     best = dict(params)
     ema = {k: v.copy() for k, v in params.items()} if settings.ema_decay else None
@@ -428,7 +285,7 @@ def train(frames, config, *, settings=TrainSettings(), validation=None, mu_ref=N
     try:
         while state["epoch"] < settings.max_epochs and state["bad_epochs"] < settings.patience:
             t0 = time.perf_counter()
-            order = onp.random.default_rng([settings.seed, state["epoch"]]).permutation(len(train_set))
+            order = np.random.default_rng([settings.seed, state["epoch"]]).permutation(len(train_set))
             train_loss = 0.0
             for k in range(0, len(order), settings.batch_size):
                 indices = order[k : k + settings.batch_size]
@@ -476,3 +333,136 @@ def train(frames, config, *, settings=TrainSettings(), validation=None, mu_ref=N
         "loss_history": [[h["epoch"], h["train_loss"], h["val_loss"], h["lr"]] for h in history],
     }
     return result
+
+
+#: The default architecture of :func:`train_from_files`, keyed as ``refgc train``'s options.
+#: ``filters`` None: as many as ``features``.
+ARCHITECTURE = {"cutoff": 6.0, "features": 64, "filters": None, "rbf": 20, "interactions": 3}
+PRIOR = ("prior_strength", "prior_radius_scale")  # ModelConfig fields; fine-tuning may change them
+
+
+def _split_validation_from(paths, source, settings):
+    """(training, validation) frames when the validation split comes from one data file only:
+    when fine-tuning on appended data, the older files were trained on by the ``init`` model
+    and would make the validation loss measure forgetting, not generalisation."""
+    same = [path for path in paths if Path(path).resolve() == Path(source).resolve()]
+    if not same:
+        raise ValueError(f"--validation-from {source} is not one of the DATA files {paths}")
+    fraction = settings.validation_fraction
+    training, validation = [], []
+    for path in paths:
+        frames = read_frames(path)
+        if path in same:
+            keep, val = split(frames, fraction, settings.seed)
+            if not keep or not val:
+                raise ValueError(f"--validation-from {path}: a fraction of {fraction} of its {len(frames)} frames "
+                                 "leaves nothing to train on or to validate with")
+            validation += [frames[k] for k in val]
+            frames = [frames[k] for k in keep]
+        training += frames
+    return training, validation
+
+
+def _model_to_start_from(init, species, architecture, prior, seed):
+    """(model, grown_from): the ``init`` model file, grown to ``architecture["interactions"]``
+    blocks if more (new blocks start at zero output), with the ``prior`` changed (it has no
+    trained parameters); nothing else of its architecture may change."""
+    grow = architecture.pop("interactions", None)
+    if architecture or species:
+        given = ", ".join("--" + k for k in architecture) or "--species"
+        raise ValueError(f"--init uses the architecture of {init}; drop {given}")
+    model, grown_from = load_model(init), None
+    if grow is not None and grow != model.config.n_interactions:
+        if grow < model.config.n_interactions:
+            raise ValueError(f"--interactions {grow}: {init} has {model.config.n_interactions} blocks, "
+                             "and fine-tuning can only add blocks")
+        grown_from = model.config.n_interactions
+        model = model.with_interactions(grow, seed=seed)
+    return model.with_prior(prior.get("prior_strength"), prior.get("prior_radius_scale")), grown_from
+
+
+def train_from_files(data, out=None, *, validation=None, validation_from=None, test=None, references=None,
+                     checkpoint=None, init=None, species=None, architecture=None, prior=None, max_force=None,
+                     settings=TrainSettings(), log=print):
+    """Train on extended XYZ files, as ``refgc train`` does; returns the :class:`Model`,
+    written to ``out`` (.npz) when given.
+
+    Data: ``data`` is one path or several (``.xz``/``.gz``/``.bz2`` too). Validation frames
+    come from the file ``validation``, or from ``validation_from``, one of the ``data`` files,
+    split by trajectory (``settings.validation_fraction``; for fine-tuning on appended data,
+    the older files having been trained on), or by default from a split of all ``data``.
+    ``max_force`` (eV/Å) leaves out, and logs, frames with a larger force component.
+    ``test``: held-out frames, scored after training and stored in the provenance.
+
+    The model: ``init``, a model file to fine-tune, keeps its architecture, except that
+    ``architecture["interactions"]`` may add blocks and ``prior`` may change the repulsive
+    prior. Otherwise the config is built from ``species`` (default: those in the data),
+    ``architecture`` (keys of :data:`ARCHITECTURE`, which has the defaults) and ``prior``
+    (keys of :data:`PRIOR`; default :class:`ModelConfig`'s). None values count as not given.
+    ``references``: a JSON file whose ``mu_ref`` mapping ({symbol: eV}) the model stores,
+    the whole file going into its provenance; otherwise ``init``'s mu_ref, or none.
+
+    ``checkpoint``, ``settings`` and ``log`` are :func:`train`'s. The provenance records the
+    files, the frame counts, the fine-tuned model's provenance, the references and the date.
+    Bad input raises a one-line ``ValueError`` (a missing file ``FileNotFoundError``).
+    """
+    from . import __version__  # here: the package imports this module before it sets its version
+
+    log = log or (lambda line: None)
+    paths = [data] if isinstance(data, (str, Path)) else list(data)
+    architecture = {k: v for k, v in (architecture or {}).items() if v is not None}
+    prior = {k: v for k, v in (prior or {}).items() if v is not None}
+    for what, given, known in (("architecture", architecture, ARCHITECTURE), ("prior", prior, PRIOR)):
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise ValueError(f"unknown {what} options {unknown}: expected some of {', '.join(known)}")
+    if validation and validation_from:
+        raise ValueError("give --validation or --validation-from, not both")
+    if validation_from:
+        frames, validation_frames = _split_validation_from(paths, validation_from, settings)
+    else:
+        frames, validation_frames = read_frames(*paths), None
+    dropped = []
+    if max_force is not None:
+        frames, dropped = drop_large_forces(frames, max_force)
+        for atoms in dropped:
+            log(f"left out frame {atoms.info.get('frame_id', '?')}: a force component of "
+                f"{np.abs(atoms.get_forces()).max():.1f} eV/Å > --max-force {max_force}")
+    if validation:
+        validation_frames = read_frames(validation)
+    start, grown_from = None, None
+    if init:
+        start, grown_from = _model_to_start_from(init, species, architecture, prior, settings.seed)
+        config = start.config
+    else:
+        arch = {**ARCHITECTURE, **architecture}
+        config = ModelConfig(
+            species=tuple(species) if species else tuple(sorted({s for a in frames for s in a.get_chemical_symbols()})),
+            cutoff=arch["cutoff"], n_features=arch["features"], n_filters=arch["filters"] or arch["features"],
+            n_rbf=arch["rbf"], n_interactions=arch["interactions"], **prior,
+        )  # fmt: skip
+    mu_ref = dict(start.mu_ref) if start is not None else {}
+    provenance = {"data": [str(p) for p in paths], "n_frames": len(frames), "refgc_version": __version__}
+    if validation_from:
+        provenance["validation_from"] = str(validation_from)
+    if max_force is not None:
+        provenance |= {"max_force": max_force, "n_left_out": len(dropped)}
+    if start is not None:
+        provenance["fine_tuned_from"] = {"file": str(init), "provenance": start.provenance}
+        if grown_from is not None:
+            provenance["fine_tuned_from"]["grown_from_interactions"] = grown_from
+    if references:
+        with open(references) as f:
+            refs = json.load(f)
+        if not isinstance(refs, dict) or not isinstance(refs.get("mu_ref"), dict):
+            raise ValueError(f"{references}: expected a JSON object with a 'mu_ref' mapping")
+        mu_ref = {s: float(v) for s, v in refs["mu_ref"].items() if s in config.species}
+        provenance["references"] = refs
+    model = train(frames, config, settings=settings, validation=validation_frames, mu_ref=mu_ref,
+                  provenance=provenance, checkpoint=checkpoint, log=log, init=start)
+    if test:
+        model.provenance["test"] = {"file": str(test), **metrics(model, read_frames(test))}
+    model.provenance["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if out is not None:
+        save_model(model, out)
+    return model

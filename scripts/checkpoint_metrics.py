@@ -20,7 +20,8 @@ import numpy as np
 
 import refgc
 from refgc.model import Model
-from refgc.training import metrics, read_frames, split
+from refgc.data import read_frames, split
+from refgc.training import metrics
 
 
 def load_best(path, like):

@@ -24,7 +24,8 @@ from ase.optimize import BFGS
 
 import refgc
 from refgc.surface import cu110_added_rows, cu110_c6x2_oxide, cu110_c6x2_template
-from refgc.training import metrics, read_frames
+from refgc.data import read_frames
+from refgc.training import metrics
 
 ENERGY_BAR, FORCE_BAR, GIBBS_BAR = 0.005, 0.10, 0.030  # eV/atom, eV/Å, eV/atom
 

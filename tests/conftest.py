@@ -1,4 +1,5 @@
-"""Shared fixtures: small random models and random Cu–O systems (slabs and clusters)."""
+"""Shared test helpers: small random models, random Cu–O systems (slabs and clusters),
+labelled frames, comparisons and finite differences."""
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ from ase.build import fcc110
 import refgc
 
 SMALL = dict(species=("Cu", "O"), cutoff=4.0, n_features=16, n_filters=12, n_rbf=8, n_interactions=2)
+REL = 1e-10  # relative tolerance between two float64 computations of the same quantity: rounding only
 
 
 def perturbed_model(config, seed=0):
@@ -74,3 +76,35 @@ def random_system(seed, kind):
         atoms, q, _ = random_slab(seed)
         return atoms, q
     return random_cluster(seed)
+
+
+def labelled(atoms, energy=None, forces=None, **info):
+    """A copy of ``atoms`` with a single-point calculator: EMT's energy and forces when
+    neither is given, else the given ones (energy 0, zero forces where one is missing);
+    ``info`` goes into ``atoms.info``."""
+    from ase.calculators.emt import EMT
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    atoms = atoms.copy()
+    if energy is None and forces is None:
+        atoms.calc = EMT()
+        energy, forces = atoms.get_potential_energy(), atoms.get_forces()
+    energy = 0.0 if energy is None else energy
+    forces = np.zeros((len(atoms), 3)) if forces is None else forces
+    atoms.calc = SinglePointCalculator(atoms, energy=energy, forces=forces)
+    atoms.info.update(info)
+    return atoms
+
+
+def assert_same_energy_and_gradients(a, b, rtol=REL, atol=1e-12):
+    """Two (E, ∂E/∂x, ∂E/∂q) triples agree: two computations of the same quantity."""
+    assert a[0] == pytest.approx(b[0], rel=rtol, abs=atol)
+    np.testing.assert_allclose(a[1], b[1], rtol=rtol, atol=atol)
+    np.testing.assert_allclose(a[2], b[2], rtol=rtol, atol=atol)
+
+
+def one_sided_slope(f, h):
+    """f'(0) from f(0), f(h), f(2h), second-order accurate: for an existence at the end of
+    its range [0, 1] (h < 0 looks back from q = 1)."""
+    return (-3 * f(0.0) + 4 * f(h) - f(2 * h)) / (2 * h)
+

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import refgc
 from refgc.graph import build_graph
 from refgc.system import system_from_atoms
-from conftest import SMALL, perturbed_model, random_system
+from conftest import SMALL, assert_same_energy_and_gradients, perturbed_model, random_system
 
 MODELS = {act: perturbed_model(refgc.ModelConfig(**{**SMALL, "readout_activation": act}), seed=4) for act in ("ssp", "silu", "tanh")}
 
@@ -26,12 +26,6 @@ def both(model, atoms, q):
             model.evaluate(s.species, s.positions, s.q, g, method="autograd"))
 
 
-def assert_equal(a, b):
-    assert a[0] == pytest.approx(b[0], rel=1e-10, abs=1e-12)
-    np.testing.assert_allclose(a[1], b[1], rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(a[2], b[2], rtol=1e-10, atol=1e-12)
-
-
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), kind=st.sampled_from(["slab", "cluster"]),
        activation=st.sampled_from(["ssp", "silu", "tanh"]), edges=st.booleans())
@@ -39,7 +33,7 @@ def test_backward_equals_autograd(seed, kind, activation, edges):
     atoms, q = random_system(seed, kind)
     if edges:  # existences exactly at the ends of their range
         q[::3], q[1::3] = 0.0, 1.0
-    assert_equal(*both(MODELS[activation], atoms, q))
+    assert_same_energy_and_gradients(*both(MODELS[activation], atoms, q))
 
 
 @pytest.mark.parametrize("name, atoms, q", [
@@ -49,7 +43,7 @@ def test_backward_equals_autograd(seed, kind, activation, edges):
     ("own images", Atoms("CuO", positions=[[0, 0, 0], [1.1, 0.9, 1.4]], cell=[[2.6, 0, 0], [0.5, 2.4, 0], [0, 0.3, 2.9]], pbc=True), [1, 0.35]),
 ])
 def test_backward_equals_autograd_at_the_edges(name, atoms, q):
-    assert_equal(*both(MODELS["ssp"], atoms, np.array(q, dtype=float)))
+    assert_same_energy_and_gradients(*both(MODELS["ssp"], atoms, np.array(q, dtype=float)))
 
 
 def test_autograd_path_against_finite_differences():
@@ -112,5 +106,5 @@ def test_backward_on_a_plain_full_list_equals_the_half_layout(seed):
     plain = Graph.from_pairs(half.i[order], half.j[order], half.offsets[order], len(atoms))
     assert plain.n_half is None
     a = model.evaluate(s.species, s.positions, s.q, plain, method="backward")
-    assert_equal(a, model.evaluate(s.species, s.positions, s.q, half, method="backward"))
-    assert_equal(a, model.evaluate(s.species, s.positions, s.q, plain, method="autograd"))
+    assert_same_energy_and_gradients(a, model.evaluate(s.species, s.positions, s.q, half, method="backward"))
+    assert_same_energy_and_gradients(a, model.evaluate(s.species, s.positions, s.q, plain, method="autograd"))

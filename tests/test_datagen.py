@@ -5,13 +5,14 @@ import pytest
 import ase.io
 from ase import Atoms
 from ase.calculators.emt import EMT
-from ase.calculators.singlepoint import SinglePointCalculator
 from ase.constraints import FixAtoms
 from ase.geometry import get_distances
 from ase.neighborlist import neighbor_list
 
 from refgc import datagen
+from refgc.contacts import PLACEMENT
 from refgc.surface import cu110_c6x2_template, surface_area, top_layer_z
+from conftest import labelled
 
 A = 3.612
 
@@ -56,7 +57,7 @@ def test_insertions_respect_min_distances_and_region():
     t = cu110_c6x2_template()
     z_top = top_layer_z(t)
     rng = np.random.default_rng(1)
-    md = datagen.DEFAULT_MIN_DISTANCES
+    md = PLACEMENT
     for _ in range(5):
         atoms = datagen.random_insertion(t, {"Cu": 8, "O": 8}, rng)
         assert len(atoms) == 40 and atoms.get_chemical_symbols()[:24] == ["Cu"] * 24
@@ -141,16 +142,9 @@ def test_label_appends_and_skips_known_frames(tmp_path):
     assert len(ase.io.read(xz, index=":")) == 3
 
 
-def _labelled(atoms, energy=0.0, forces=None):
-    atoms = atoms.copy()
-    forces = np.zeros((len(atoms), 3)) if forces is None else forces
-    atoms.calc = SinglePointCalculator(atoms, energy=energy, forces=forces)
-    return atoms
-
-
 def test_check_frames_errors():
     o2 = Atoms("O2", positions=[[0, 0, 0], [0, 0, 1.2]])
-    good = _labelled(o2)
+    good = labelled(o2, energy=0.0)
     assert datagen.check_frames([good], ["O"]) == 1
     with pytest.raises(ValueError, match="empty"):
         datagen.check_frames([], ["O"])
@@ -161,11 +155,11 @@ def test_check_frames_errors():
     with pytest.raises(ValueError, match=r"frame 0 .*species \['O'\]"):
         datagen.check_frames([good], ["Cu"])
     with pytest.raises(ValueError, match="NaN"):
-        datagen.check_frames([_labelled(o2, energy=np.nan)], ["O"])
+        datagen.check_frames([labelled(o2, energy=np.nan)], ["O"])
     bad_f = np.zeros((2, 3))
     bad_f[1, 2] = np.nan
     with pytest.raises(ValueError, match="frame 0 .*NaN"):
-        datagen.check_frames([_labelled(o2, forces=bad_f)], ["O"])
+        datagen.check_frames([labelled(o2, forces=bad_f)], ["O"])
 
 
 def test_two_worker_processes_give_the_same_file(tmp_path):

@@ -1,4 +1,4 @@
-"""The shipped default model: it loads, says where it came from, and is as accurate as it claims.
+"""The shipped default model: it loads, says where it came from, and meets the accuracy bar.
 
 tests/data/default_validation.extxyz.xz holds 48 SevenNet-0-labelled frames (every fourth
 frame of data/default/test.extxyz.xz, the held-out set never trained on), so CI needs
@@ -12,7 +12,8 @@ import pytest
 
 import refgc
 from refgc.surface import cu110_c6x2_template
-from refgc.training import metrics, read_frames
+from refgc.data import read_frames
+from refgc.training import metrics
 
 VALIDATION = Path(__file__).parent / "data" / "default_validation.extxyz.xz"
 ENERGY_BAR = 0.005  # eV/atom, issue 3
@@ -50,13 +51,10 @@ def test_validation_frames_reproduce_the_recorded_held_out_accuracy(model, score
 
 
 def test_default_model_meets_the_accuracy_bar(model, scores):
-    met = scores["energy_mae_per_atom"] <= ENERGY_BAR and scores["force_mae"] <= FORCE_BAR
-    claims = model.provenance.get("accuracy_bar_met", True)
-    if not met and not claims:
-        pytest.xfail(f"the shipped model is marked below the bar: {1000 * scores['energy_mae_per_atom']:.1f} meV/atom, "
-                     f"{scores['force_mae']:.3f} eV/Å on the validation frames")
-    assert met, scores
-    assert claims, "the model meets the bar but its metadata says it does not"
+    """The bar holds on the validation frames, whatever the model file says about itself."""
+    assert scores["energy_mae_per_atom"] <= ENERGY_BAR, f"{1000 * scores['energy_mae_per_atom']:.2f} meV/atom"
+    assert scores["force_mae"] <= FORCE_BAR, f"{scores['force_mae']:.4f} eV/Å"
+    assert model.provenance.get("accuracy_bar_met", True), "the model meets the bar but its metadata says it does not"
 
 
 def test_default_model_template_is_near_its_labeller(model):
@@ -76,7 +74,7 @@ def test_main_job_command_runs_on_the_default_template(tmp_path, capsys):
     from ase.io import read
 
     from refgc.cli import main
-    from refgc.grandcanonical import fixed_mask, relaxed_template
+    from refgc.search import relax
 
     out = tmp_path / "out"
     assert main(["optimize", "--mu", "O=-1.0", "--mu", "Cu=0", "--restarts", "2", "--seed", "0",
@@ -89,6 +87,6 @@ def test_main_job_command_runs_on_the_default_template(tmp_path, capsys):
     model = refgc.load_model()
     added = best[len(slab):].get_chemical_symbols()
     assert summary["runs"][0]["composition"] == {s: added.count(s) for s in ("Cu", "O")}
-    _, E_slab = relaxed_template(model, slab, fixed_mask(slab))
+    _, E_slab, _ = relax(model, slab)  # the template relaxed as optimize relaxes it
     dG, _, _ = refgc.gibbs_free_energy(model, best, None, summary["mu"], len(slab), template_energy=E_slab)
     assert dG == pytest.approx(summary["best_gibbs"], abs=1e-6)

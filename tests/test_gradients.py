@@ -13,7 +13,7 @@ import refgc
 from refgc import schnet
 from refgc.graph import build_graph
 from refgc.system import system_from_atoms
-from conftest import random_cluster, random_slab
+from conftest import one_sided_slope, random_cluster, random_slab
 
 H = 1e-5
 
@@ -38,9 +38,9 @@ def fd_existence(f, q):
             qq[a] += delta
             return f(qq)
         if q[a] - H < 0:
-            g[a] = (-3 * at(0) + 4 * at(H) - at(2 * H)) / (2 * H)
+            g[a] = one_sided_slope(at, H)
         elif q[a] + H > 1:
-            g[a] = (3 * at(0) - 4 * at(-H) + at(-2 * H)) / (2 * H)
+            g[a] = one_sided_slope(at, -H)
         else:
             g[a] = (at(H) - at(-H)) / (2 * H)
     return g

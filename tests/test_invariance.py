@@ -8,9 +8,7 @@ from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
 import refgc
-from conftest import random_cluster, random_slab, random_system
-
-REL = 1e-10
+from conftest import REL, random_cluster, random_slab, random_system
 
 
 @settings(max_examples=30, deadline=None)

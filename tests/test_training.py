@@ -4,22 +4,15 @@ import numpy as np
 import pytest
 from ase import Atoms
 from ase.build import fcc110
-from ase.calculators.emt import EMT
 from ase.calculators.singlepoint import SinglePointCalculator
 from autograd import grad, value_and_grad
 
 import refgc
+from refgc import data as D
 from refgc import training as T
+from conftest import labelled
 
 CONFIG = refgc.ModelConfig(species=("Cu", "O"), cutoff=4.0, n_features=12, n_filters=12, n_rbf=8, n_interactions=2)
-
-
-def labelled(atoms, **info):
-    atoms.calc = EMT()
-    e, f = atoms.get_potential_energy(), atoms.get_forces()
-    atoms.calc = SinglePointCalculator(atoms, energy=e, forces=f)
-    atoms.info.update(info)
-    return atoms
 
 
 @pytest.fixture(scope="module")
@@ -60,12 +53,12 @@ def test_batches_keep_the_half_layout_and_compute_what_a_plain_pair_list_does(fr
     from refgc.graph import Graph
 
     model = refgc.init_model(CONFIG, seed=4)
-    batch = T.collate(T.prepare(frames[:4], CONFIG))
+    batch = D.collate(D.prepare(frames[:4], CONFIG))
     g, H = batch.graph, batch.graph.n_half
     assert H is not None and 2 * H == g.n_pairs
     np.testing.assert_array_equal(g.i[H:], g.j[:H])
     np.testing.assert_array_equal(g.j[H:], g.i[:H])
-    plain = T.Batch(**{**batch.__dict__, "graph": Graph.from_pairs(g.i, g.j, g.offsets, len(batch.species))})
+    plain = D.Batch(**{**batch.__dict__, "graph": Graph.from_pairs(g.i, g.j, g.offsets, len(batch.species))})
     assert plain.graph.n_half is None
     settings = T.TrainSettings()
     value, gradient = value_and_grad(T.loss)(model.params, CONFIG, batch, settings)
@@ -78,7 +71,7 @@ def test_batches_keep_the_half_layout_and_compute_what_a_plain_pair_list_does(fr
 @pytest.mark.parametrize("huber", [False, True])
 def test_loss_gradient_against_finite_differences(frames, huber):
     model = refgc.init_model(CONFIG, seed=3)
-    batch = T.collate(T.prepare(frames[:4], CONFIG))
+    batch = D.collate(D.prepare(frames[:4], CONFIG))
     settings = T.TrainSettings(**huber_settings(model, batch) if huber else {})
     g = grad(T.loss)(model.params, CONFIG, batch, settings)
     rng = np.random.default_rng(0)
@@ -103,7 +96,7 @@ def test_huber_is_squared_error_inside_delta_and_linear_beyond():
 
 def test_huber_loss_is_below_squared_error_and_checkpoints_tell_them_apart(frames, tmp_path):
     model = refgc.init_model(CONFIG, seed=3)
-    batch = T.collate(T.prepare(frames[:4], CONFIG))
+    batch = D.collate(D.prepare(frames[:4], CONFIG))
     huber = huber_settings(model, batch)
     assert T.loss(model.params, CONFIG, batch, T.TrainSettings(**huber)) < T.loss(model.params, CONFIG, batch, T.TrainSettings())
     ckpt = tmp_path / "ckpt.npz"
@@ -113,7 +106,7 @@ def test_huber_loss_is_below_squared_error_and_checkpoints_tell_them_apart(frame
 
 
 def test_offsets_are_least_squares():
-    frames = [T.Frame(np.array(s), None, None, e, None) for s, e in [([0, 0, 1], -5.0), ([0, 1, 1], -3.0), ([0, 0], -4.0)]]
+    frames = [D.Frame(np.array(s), None, None, e, None) for s, e in [([0, 0, 1], -5.0), ([0, 1, 1], -3.0), ([0, 0], -4.0)]]
     # E = 2·(-2) for [0, 0], and -5 = 2a + b -> b = -1; -3 = a + 2b -> -2 - 2 = -4 ≠ -3: least squares
     A = np.array([[2, 1], [1, 2], [2, 0]], dtype=float)
     expected = np.linalg.lstsq(A, [-5.0, -3.0, -4.0], rcond=None)[0]
@@ -121,7 +114,7 @@ def test_offsets_are_least_squares():
 
 
 def test_split_keeps_trajectories_together(frames):
-    train_idx, val_idx = T.split(frames, 0.25, seed=1)
+    train_idx, val_idx = D.split(frames, 0.25, seed=1)
     assert sorted(train_idx + val_idx) == list(range(len(frames)))
     val_tasks = {frames[k].info["task_id"] for k in val_idx}
     assert not val_tasks & {frames[k].info["task_id"] for k in train_idx}
@@ -159,11 +152,11 @@ def test_bad_frames_are_named(frames):
     nan.calc.results["forces"][0, 0] = np.nan
     gold = labelled(Atoms("Au2", positions=[[0, 0, 0], [2.5, 0, 0]]), frame_id="gold/0")
     with pytest.raises(ValueError, match="frame 1 \\(frame_id='bare/0'\\) has no energy or no forces"):
-        T.check_frames([good, no_labels], CONFIG.species)
+        D.check_frames([good, no_labels], CONFIG.species)
     with pytest.raises(ValueError, match="frame 1 \\(frame_id='nan/0'\\) has a NaN"):
-        T.check_frames([good, nan], CONFIG.species)
+        D.check_frames([good, nan], CONFIG.species)
     with pytest.raises(ValueError, match="frame 0 \\(frame_id='gold/0'\\) has species \\['Au'\\]"):
-        T.check_frames([gold], CONFIG.species)
+        D.check_frames([gold], CONFIG.species)
     with pytest.raises(ValueError, match="empty dataset"):
         T.train([], CONFIG, log=None)
 
@@ -270,10 +263,10 @@ def test_command_line_prior_and_max_force(frames, tmp_path, capsys):
 
 
 def test_drop_large_forces_splits_by_the_largest_component(frames):
-    kept, dropped = T.drop_large_forces(frames, 0.0)
+    kept, dropped = D.drop_large_forces(frames, 0.0)
     assert kept == [] and len(dropped) == len(frames)
     fmax = max(np.abs(a.get_forces()).max() for a in frames)
-    kept, dropped = T.drop_large_forces(frames, fmax)
+    kept, dropped = D.drop_large_forces(frames, fmax)
     assert len(kept) == len(frames) and dropped == []
 
 
@@ -362,16 +355,16 @@ def test_read_frames_reads_compressed_files_whole(frames, tmp_path, suffix):
     opener = {".xz": lzma.open, ".gz": gzip.open, ".bz2": bz2.open}[suffix]
     with opener(packed, "wb") as f:
         f.write(plain.read_bytes())
-    got, want = T.read_frames(packed), T.read_frames(plain)
+    got, want = D.read_frames(packed), D.read_frames(plain)
     assert len(got) == len(want) == len(frames)
     for a, b in zip(got, want):
         assert np.array_equal(a.positions, b.positions) and np.array_equal(a.get_forces(), b.get_forces())
         assert a.get_potential_energy() == b.get_potential_energy() and a.info == b.info
-    assert len(T.read_frames(plain, packed)) == 2 * len(frames)
+    assert len(D.read_frames(plain, packed)) == 2 * len(frames)
     bad = tmp_path / f"data{suffix}"
     bad.write_bytes(packed.read_bytes())
     with pytest.raises(ValueError, match="expected an extended XYZ file"):
-        T.read_frames(bad)
+        D.read_frames(bad)
 
 
 def test_checkpoint_metrics_script_rebuilds_the_best_model(frames, tmp_path):
@@ -404,10 +397,10 @@ def test_a_training_step_is_adam_on_the_loss_gradient(frames):
     settings = T.TrainSettings(max_epochs=1, batch_size=64, validation_fraction=0.2, learning_rate=2e-3, seed=3)
     trained = T.train(frames, CONFIG, settings=settings, init=base, log=None)
 
-    train_idx, _ = T.split(frames, settings.validation_fraction, settings.seed)
-    train_set = T.prepare([frames[k] for k in train_idx], CONFIG)
+    train_idx, _ = D.split(frames, settings.validation_fraction, settings.seed)
+    train_set = D.prepare([frames[k] for k in train_idx], CONFIG)
     order = np.random.default_rng([settings.seed, 0]).permutation(len(train_set))
-    batch = T.collate([train_set[m] for m in order])
+    batch = D.collate([train_set[m] for m in order])
     params = {k: np.array(v) for k, v in base.params.items()}
     expected_loss = float(T.loss(params, CONFIG, batch, settings))
     T.Adam(params).step(params, grad(T.loss)(params, CONFIG, batch, settings), settings.learning_rate)

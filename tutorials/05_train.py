@@ -174,14 +174,14 @@ print(f"{len(frames)} frames, {sum(map(len, frames))} atoms: {dict(kinds)}")
 # Frames along one relaxation are near-duplicates of each other. If some went into the
 # training set and their neighbours into the test set, the test error would measure how
 # well the model remembers, not how well it predicts. So the split is by **trajectory**:
-# every frame carries `info["task_id"]`, and `refgc.training.split` keeps each task's
+# every frame carries `info["task_id"]`, and `refgc.data.split` keeps each task's
 # frames together on one side. We hold out about 20 % as the test set; `refgc.train`
 # then splits another 10 % of the rest off for validation (early stopping and the
 # learning-rate schedule), also by trajectory. The held-out frames are written to their
 # own file, so that the command-line run at the end trains on exactly the same frames.
 
 # %%
-rest_idx, test_idx = refgc.training.split(frames, 0.2, seed=1)
+rest_idx, test_idx = refgc.data.split(frames, 0.2, seed=1)
 train_frames = [frames[k] for k in rest_idx]
 test_frames = [frames[k] for k in test_idx]
 assert not {f.info["task_id"] for f in train_frames} & {f.info["task_id"] for f in test_frames}
