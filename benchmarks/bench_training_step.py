@@ -4,12 +4,11 @@ and workers.
     python benchmarks/bench_training_step.py [DATA.extxyz[.xz]] [--model MODEL.npz]
         [--frames 64] [--batch-size 8] [--repeats 3] [--workers 1 2]
 
-Until 2026-11-24 the trainer evaluated ``loss`` (for the epoch's training loss) and then
-``grad(loss)`` on every batch; it now calls ``value_and_grad(loss)`` once. Prints ms per
-batch for each, one thread, the minimum over ``--repeats`` passes over the same batches,
-and the ratio of the old step to the new one. Then the step with a filter per ordered pair (a
-plain pair list, as every batch was until the eighth session of 2026-11-24) against one per
-unordered pair (the half/reversed layout batches now keep). Then one epoch of ``train`` (fine-tuning the
+Prints ms per batch, one thread, the minimum over ``--repeats`` passes over the same
+batches, of ``loss`` then ``grad(loss)`` (two passes) against ``value_and_grad(loss)`` (one
+pass, what the trainer does), and their ratio. Then the step with a filter per ordered pair
+(a plain pair list) against one per unordered pair (the half/reversed layout the batches
+keep). Then one epoch of ``train`` (fine-tuning the
 model on the same frames at a tiny rate, one validation frame) with each ``--workers``
 count, the minimum of ``--repeats`` epochs, and the speed-up over the first count: with
 more than one worker each process has one thread, so that row uses that many cores. The
@@ -74,7 +73,7 @@ def main():
     print(f"{1e3 * t_loss:8.0f} {1e3 * t_grad:8.0f} {1e3 * (t_loss + t_grad):19.0f} {1e3 * t_both:18.0f} "
           f"{(t_loss + t_grad) / t_both:10.2f}")
 
-    # Since 2026-11-24 (eighth session) a batch keeps the half/reversed pair layout, and the
+    # A batch keeps the half/reversed pair layout, and the
     # filters, functions of the distance alone, are computed once per unordered pair.
     plain = [D.Batch(**{**b.__dict__, "graph": Graph.from_pairs(b.graph.i, b.graph.j, b.graph.offsets,
                                                                 len(b.species))}) for b in batches]

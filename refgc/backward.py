@@ -92,12 +92,12 @@ def messages_adjoint(m_bar, W, v, graph):
     else:  # each unordered pair carries a message both ways
         i, j = graph.half_segments
         directions = [(i, j), (j, i)]
-    W_bar, v_bar = 0.0, 0.0
+    W_bar = v_bar = 0.0
     for receivers, senders in directions:
         m_r = gather(m_bar, receivers)  # (P, F) m̄ of each pair's receiver
-        v_bar = v_bar + scatter_add(m_r * W, senders)  # v̄_j = Σ_i m̄_i ⊙ W_ij
+        v_bar += scatter_add(m_r * W, senders)  # v̄_j = Σ_i m̄_i ⊙ W_ij
         m_r *= gather(v, senders)
-        W_bar = W_bar + m_r  # W̄_ij = m̄_i ⊙ v_j
+        W_bar += m_r  # W̄_ij = m̄_i ⊙ v_j
     return W_bar, v_bar
 
 
