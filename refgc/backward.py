@@ -150,10 +150,11 @@ def energy_and_gradients(params, config, species, positions, q, graph, dtype=np.
         params = {k: v.astype(dtype) for k, v in params.items()}
         positions, q = positions.astype(dtype), q.astype(dtype)
         graph = replace(graph, offsets=graph.offsets.astype(dtype))
-    T, H, cutoff, K = config.n_interactions, graph.n_half, config.cutoff, config.n_rbf
+    T, cutoff, K = config.n_interactions, config.cutoff, config.n_rbf
 
     # forward: schnet's stages, keeping what the adjoints need
-    d = schnet.pair_distances(positions, graph)  # (P,)
+    graph, d = graph.within(schnet.pair_distances(positions, graph), cutoff)  # (P,), the pairs that count
+    H = graph.n_half
     d_f = d if H is None else d[:H]  # the filters' pairs: all, or the unordered ones
     e = schnet.rbf(d_f, cutoff, K)  # (H, K)
     fc = schnet.cosine_cutoff(d_f, cutoff)[:, None]  # (H, 1)

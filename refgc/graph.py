@@ -63,6 +63,23 @@ class Graph:
         H, n = self.n_half, self.seg_i.n_atoms
         return Segments(self.i[:H], n), Segments(self.j[:H], n)
 
+    def within(self, d, radius):
+        """``(graph, d)`` of the pairs closer than ``radius`` only, in the same layout, given
+        every pair's distance ``d``; ``(self, d)`` when no pair is farther. A Verlet list holds
+        pairs up to ``r_c + skin``, which the model's cutoff makes contribute exactly zero:
+        leaving them out saves their work and changes no number."""
+        if self.n_half is None:
+            keep = np.flatnonzero(d < radius)
+            if len(keep) == len(d):
+                return self, d
+            return Graph.from_pairs(self.i[keep], self.j[keep], self.offsets[keep], self.seg_i.n_atoms), d[keep]
+        H = self.n_half
+        keep = np.flatnonzero(d[:H] < radius)  # a pair and its reverse have the same distance
+        if len(keep) == H:
+            return self, d
+        graph = Graph.from_half(self.i[keep], self.j[keep], self.offsets[keep], self.seg_i.n_atoms)
+        return graph, d[np.r_[keep, keep + H]]
+
     def vectors(self, positions):
         """r_ij = x_j − x_i + S_ij · cell (plain NumPy; the model traces its own copy)."""
         return positions[self.j] - positions[self.i] + self.offsets

@@ -121,3 +121,19 @@ def test_second_half_of_the_pairs_reverses_the_first(kind):
     np.testing.assert_array_equal(g.j[H:], g.i[:H])
     r = g.vectors(atoms.positions)
     np.testing.assert_allclose(r[H:], -r[:H], atol=1e-12)
+
+
+def test_within_keeps_the_pairs_inside_the_cutoff_in_the_half_layout():
+    """A Verlet list cut back to r_c: the pairs of a list built at r_c, each with its reverse."""
+    from refgc.schnet import pair_distances
+
+    atoms, _ = random_system(4, "slab")
+    wide = build_graph(atoms.positions, atoms.cell[:], atoms.pbc, 4.5)
+    exact = build_graph(atoms.positions, atoms.cell[:], atoms.pbc, 4.0)
+    cut, d = wide.within(pair_distances(atoms.positions, wide), 4.0)
+    assert exact.n_pairs < wide.n_pairs and cut.n_pairs == exact.n_pairs and cut.n_half == exact.n_half
+    key = lambda g: sorted(zip(g.i.tolist(), g.j.tolist(), np.round(g.offsets, 9).tolist()))  # noqa: E731
+    assert key(cut) == key(exact)
+    np.testing.assert_array_equal(cut.i[cut.n_half:], cut.j[: cut.n_half])
+    np.testing.assert_array_equal(d, pair_distances(atoms.positions, cut))
+    assert wide.within(pair_distances(atoms.positions, wide), 10.0)[0] is wide
