@@ -137,3 +137,14 @@ def test_within_keeps_the_pairs_inside_the_cutoff_in_the_half_layout():
     np.testing.assert_array_equal(cut.i[cut.n_half:], cut.j[: cut.n_half])
     np.testing.assert_array_equal(d, pair_distances(atoms.positions, cut))
     assert wide.within(pair_distances(atoms.positions, wide), 10.0)[0] is wide
+
+
+def test_importing_refgc_leaves_torch_alone():
+    """vesin tries torch at import; refgc keeps it out (1.2 s and another allocator), and a
+    later `import torch` still works."""
+    import subprocess
+    import sys
+
+    code = ("import importlib.util, sys, refgc; assert 'torch' not in sys.modules, 'torch imported'; "
+            "importlib.util.find_spec('torch') is None or __import__('torch')")
+    subprocess.run([sys.executable, "-c", code], check=True)
