@@ -86,17 +86,20 @@ class Graph:
         every pair's distance ``d``; ``(self, d)`` when no pair is farther. A Verlet list holds
         pairs up to ``r_c + skin``, which the model's cutoff makes contribute exactly zero:
         leaving them out saves their work and changes no number."""
-        if self.n_half is None:
-            keep = np.flatnonzero(d < radius)
-            if len(keep) == len(d):
-                return self, d
-            return Graph.from_pairs(self.i[keep], self.j[keep], self.offsets[keep], self.seg_i.n_atoms), d[keep]
-        H = self.n_half
-        keep = np.flatnonzero(d[:H] < radius)  # a pair and its reverse have the same distance
-        if len(keep) == H:
+        half = self.n_half is not None
+        keep = np.flatnonzero(d[: self.n_half] < radius)  # a pair and its reverse have the same distance
+        if len(keep) == (self.n_half if half else len(d)):
             return self, d
-        graph = Graph.from_half(self.i[keep], self.j[keep], self.offsets[keep], self.seg_i.n_atoms)
-        return graph, d[np.r_[keep, keep + H]]
+        cached = self._cut.get(radius)
+        if cached is None or not np.array_equal(cached[0], keep):  # between steps the set rarely changes
+            build = Graph.from_half if half else Graph.from_pairs
+            cached = self._cut[radius] = (keep, build(self.i[keep], self.j[keep], self.offsets[keep], self.seg_i.n_atoms))
+        return cached[1], d[np.r_[keep, keep + self.n_half] if half else keep]
+
+    @cached_property
+    def _cut(self):
+        """{radius: (kept pairs, graph)} of the last :meth:`within` call."""
+        return {}
 
     def vectors(self, positions):
         """r_ij = x_j − x_i + S_ij · cell (plain NumPy; the model traces its own copy)."""
