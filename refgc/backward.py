@@ -29,7 +29,6 @@ from dataclasses import replace
 import numpy as np
 
 from . import schnet
-from .memory import keep_freed_memory
 from .scatter import gather, scatter_add
 
 __all__ = ["energy_and_gradients"]
@@ -144,7 +143,6 @@ def energy_and_gradients(params, config, species, positions, q, graph, dtype=np.
 
     ``dtype=numpy.float32`` computes in single precision (gradients agree with float64 to
     ~1e-5 relative); the results are returned as float64."""
-    keep_freed_memory()
     dtype = np.dtype(dtype)
     if dtype != np.float64:
         params = {k: v.astype(dtype) for k, v in params.items()}

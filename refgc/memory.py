@@ -4,8 +4,9 @@ An evaluation allocates many (pairs × filters) arrays of a few MB and frees the
 next call. glibc serves blocks that large with ``mmap`` and gives them back to the kernel
 when they are freed, and trims the heap's free top, so every call page-faults freshly
 zeroed memory again: measured on the README's main job, the kernel's time (``sys``) was
-90 % of the user time, and one evaluation of 100 atoms took 1.4x as long as with the
-memory kept. :func:`keep_freed_memory` raises both thresholds once per process (with
+40–90 % of the user time, and one evaluation of 100 atoms took 1.4x as long as with the
+memory kept (a training step: 1.23x). :func:`keep_freed_memory`, which every evaluation
+and :func:`refgc.train` call, raises both thresholds once per process (with
 ``mallopt``, as the ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_`` variables would)
 so that freed blocks are reused. The price: up to ``TRIM`` bytes of freed memory stay with
 the process. Elsewhere than glibc (macOS, musl) it does nothing.

