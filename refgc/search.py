@@ -139,6 +139,10 @@ def relax(model, atoms, *, fmax=0.02, max_steps=1000, skin=0.5):
 
     Returns ``(relaxed, energy, n_evaluations)``: a relaxed copy wrapped into the cell, its
     energy in eV, and the number of model evaluations."""
+    if not (np.isfinite(fmax) and fmax > 0):
+        raise ValueError(f"fmax must be positive and finite, got {fmax}")
+    if not (isinstance(max_steps, (int, np.integer)) and max_steps >= 1):
+        raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
     fixed = fixed_mask(atoms)
     system = system_from_atoms(model.species, atoms, np.ones(len(atoms)))
     neighbors = NeighborList(model.cutoff, skin)

@@ -355,3 +355,17 @@ def test_frames_for_active_learning(toy, surface, tmp_path):
     stats = datagen.label(frames, EMT, str(out), progress=False)
     again = datagen.label(frames, EMT, str(out), progress=False)  # nothing new to label
     assert stats["frames"] == 6 and again["frames"] == 0
+
+
+def test_relax_reaches_fmax_and_keeps_fixed_atoms(toy, surface):
+    atoms = surface + Atoms("O", positions=[[1.0, 1.5, 11.2]])
+    E0 = refgc.energy(toy, atoms)
+    relaxed, E, n = refgc.relax(toy, atoms, fmax=1e-3)
+    assert E < E0 and n > 1 and E == pytest.approx(refgc.energy(toy, relaxed), abs=1e-9)
+    np.testing.assert_array_equal(relaxed.positions[:9], surface.positions)  # FixAtoms
+    _, dE_dx, _ = refgc.energy_and_gradients(toy, relaxed)
+    assert np.abs(dE_dx[9:]).max() < 1e-3
+    for kwargs, message in ((dict(fmax=0.0), "fmax must be positive"), (dict(max_steps=0), "max_steps"),
+                            (dict(skin=-1.0), "skin")):
+        with pytest.raises(ValueError, match=message):
+            refgc.relax(toy, atoms, **kwargs)
