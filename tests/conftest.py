@@ -108,3 +108,25 @@ def one_sided_slope(f, h):
     its range [0, 1] (h < 0 looks back from q = 1)."""
     return (-3 * f(0.0) + 4 * f(h) - f(2 * h)) / (2 * h)
 
+
+def edge_case(name, cutoff):
+    """(atoms, q) of a structure at an edge of the equations: pairs at r_c ± 1e-4 Å (and a
+    finite-difference step moves them across), pairs inside the prior's radius (r_CuO =
+    1.19 Å, r_OO = 0.79 Å), coincident candidates, or a cell smaller than the cutoff (atoms
+    meet their own images)."""
+    if name == "near the cutoff":
+        r = cutoff
+        return Atoms("CuOCuO", positions=[[0, 0, 0], [r - 1e-4, 0, 0], [0, r + 1e-4, 0], [0.3, 0.2, r - 4e-6]]), \
+            np.array([1.0, 0.7, 0.4, 0.0])
+    if name == "inside the prior":
+        return Atoms("CuOO", positions=[[0, 0, 0], [0.9, 0.1, 0], [1.3, 0.5, 0.2]]), np.array([1.0, 0.6, 0.3])
+    if name == "coincident":
+        return Atoms("CuOO", positions=[[0, 0, 0], [1.9, 0, 0], [1.9, 0, 0]]), np.array([1.0, 0.5, 0.5])
+    if name == "own images":
+        cell = [[2.6, 0, 0], [0.5, 2.4, 0], [0, 0.3, 2.9]]
+        return Atoms("CuO", positions=[[0, 0, 0], [1.1, 0.9, 1.4]], cell=cell, pbc=True), np.array([1.0, 0.35])
+    raise ValueError(name)
+
+
+EDGE_CASES = ("near the cutoff", "inside the prior", "coincident", "own images")
+

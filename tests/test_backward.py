@@ -7,14 +7,13 @@ ways: autograd, the hand-written backward, finite differences.
 
 import numpy as np
 import pytest
-from ase import Atoms
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import refgc
 from refgc.graph import build_graph
 from refgc.system import system_from_atoms
-from conftest import SMALL, assert_same_energy_and_gradients, perturbed_model, random_system
+from conftest import EDGE_CASES, SMALL, assert_same_energy_and_gradients, edge_case, perturbed_model, random_system
 
 MODELS = {act: perturbed_model(refgc.ModelConfig(**{**SMALL, "readout_activation": act}), seed=4) for act in ("ssp", "silu", "tanh")}
 
@@ -36,14 +35,10 @@ def test_backward_equals_autograd(seed, kind, activation, edges):
     assert_same_energy_and_gradients(*both(MODELS[activation], atoms, q))
 
 
-@pytest.mark.parametrize("name, atoms, q", [
-    ("near the cutoff", Atoms("CuOCuO", positions=[[0, 0, 0], [4 - 1e-4, 0, 0], [0, 4 + 1e-4, 0], [0.3, 0.2, 4 - 4e-6]]), [1, 0.7, 0.4, 0]),
-    ("inside the prior", Atoms("CuOO", positions=[[0, 0, 0], [0.9, 0.1, 0], [1.3, 0.5, 0.2]]), [1, 0.6, 0.3]),
-    ("coincident", Atoms("CuOO", positions=[[0, 0, 0], [1.9, 0, 0], [1.9, 0, 0]]), [1, 0.5, 0.5]),
-    ("own images", Atoms("CuO", positions=[[0, 0, 0], [1.1, 0.9, 1.4]], cell=[[2.6, 0, 0], [0.5, 2.4, 0], [0, 0.3, 2.9]], pbc=True), [1, 0.35]),
-])
-def test_backward_equals_autograd_at_the_edges(name, atoms, q):
-    assert_same_energy_and_gradients(*both(MODELS["ssp"], atoms, np.array(q, dtype=float)))
+@pytest.mark.parametrize("name", EDGE_CASES)
+def test_backward_equals_autograd_at_the_edges(name):
+    model = MODELS["ssp"]
+    assert_same_energy_and_gradients(*both(model, *edge_case(name, model.config.cutoff)))
 
 
 def test_autograd_path_against_finite_differences():

@@ -13,7 +13,7 @@ import refgc
 from refgc import schnet
 from refgc.graph import build_graph
 from refgc.system import system_from_atoms
-from conftest import one_sided_slope, random_cluster, random_slab
+from conftest import edge_case, one_sided_slope, random_cluster, random_slab
 
 H = 1e-5
 
@@ -67,34 +67,21 @@ def test_cluster_gradients(model):
     assert_gradients(model, atoms, q)
 
 
-def test_gradients_with_pairs_near_the_cutoff(model):
-    """Pairs at r_c ± 1e-4 Å and a finite-difference step that moves them across r_c."""
-    rc = model.config.cutoff
-    atoms = Atoms("CuOCuO", positions=[[0, 0, 0], [rc - 1e-4, 0, 0], [0, rc + 1e-4, 0], [0.3, 0.2, rc - 4e-6]])
-    q = np.array([1.0, 0.7, 0.4, 0.0])
+@pytest.mark.parametrize("name", ["near the cutoff", "inside the prior", "own images"])
+def test_gradients_at_the_edges(model, name):
+    atoms, q = edge_case(name, model.config.cutoff)
+    if name == "own images":
+        assert build_graph(atoms.positions, atoms.cell[:], atoms.pbc, model.config.cutoff).n_pairs > 20
     assert_gradients(model, atoms, q)
-
-
-def test_periodic_images_of_a_small_cell(model):
-    """A cell smaller than the cutoff: atoms meet their own images."""
-    atoms = Atoms("CuO", positions=[[0, 0, 0], [1.1, 0.9, 1.4]], cell=[[2.6, 0, 0], [0.5, 2.4, 0], [0, 0.3, 2.9]], pbc=True)
-    assert build_graph(atoms.positions, atoms.cell[:], atoms.pbc, model.config.cutoff).n_pairs > 20
-    assert_gradients(model, atoms, np.array([1.0, 0.35]))
 
 
 def test_coincident_atoms_give_finite_gradients(model):
     """Candidates may start on top of each other: no NaN, and the prior pushes q down."""
-    atoms = Atoms("CuOO", positions=[[0, 0, 0], [1.9, 0, 0], [1.9, 0, 0]])
-    E, dE_dx, dE_dq = refgc.energy_and_gradients(model, atoms, [1.0, 0.5, 0.5])
+    atoms, q = edge_case("coincident", model.config.cutoff)
+    E, dE_dx, dE_dq = refgc.energy_and_gradients(model, atoms, q)
     assert np.isfinite(E) and np.all(np.isfinite(dE_dx)) and np.all(np.isfinite(dE_dq))
     apart = Atoms("CuOO", positions=[[0, 0, 0], [1.9, 0, 0], [1.9, 0, 2.5]])
-    assert E > refgc.energy(model, apart, [1.0, 0.5, 0.5])  # the prior repels
-
-
-def test_prior_gradients(model):
-    """Pairs inside the prior's radius (r_CuO = 1.19 Å, r_OO = 0.79 Å at the default scale)."""
-    atoms = Atoms("CuOO", positions=[[0, 0, 0], [0.9, 0.1, 0], [1.3, 0.5, 0.2]])
-    assert_gradients(model, atoms, np.array([1.0, 0.6, 0.3]))
+    assert E > refgc.energy(model, apart, q)  # the prior repels
 
 
 def test_gibbs_gradients(model):
