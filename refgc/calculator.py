@@ -17,6 +17,7 @@ from ase.calculators.calculator import all_changes
 
 from .energy import energy_and_gradients
 from .graph import NeighborList
+from .system import check_model
 
 __all__ = ["Calculator"]
 
@@ -28,7 +29,7 @@ class Calculator(ASECalculator):
 
     def __init__(self, model, skin=0.5, **kwargs):
         super().__init__(**kwargs)
-        self.model = model
+        self.model = check_model(model)
         self.neighbors = NeighborList(model.cutoff, skin)
 
     def check_state(self, atoms, tol=1e-15):

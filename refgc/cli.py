@@ -56,7 +56,12 @@ def _optimize(args):
     from .modelfile import load_model
     from .surface import cu110_c6x2_template
 
-    slab = read(args.slab) if args.slab else cu110_c6x2_template()
+    try:
+        slab = read(args.slab) if args.slab else cu110_c6x2_template()
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # ASE's readers raise many types (XYZError, StopIteration, ...): name the file
+        raise ValueError(f"could not read the slab from {args.slab} ({type(err).__name__}: {err})") from None
     model = load_model(args.model)
     mu = _assignments(args.mu, "--mu")
     candidates = _assignments(args.candidates, "--candidates", int) or None
@@ -78,14 +83,17 @@ def _optimize(args):
 
 
 def _reference(args):
+    import json
+
     from .crosscheck import write_reference
 
     path = write_reference(args.out)
-    print(f"wrote {path} and {path.parent / 'model.npz'}")
+    files = json.loads(path.read_text())["models"]
+    print(f"wrote {path} and its model files {', '.join(str(path.parent / f) for f in files)}")
 
 
 def _compare(args):
-    from .crosscheck import compare, load_document, reference_suite
+    from .crosscheck import compare, describe, first_departures, load_document, reference_suite
 
     theirs = load_document(args.theirs)
     reference = load_document(Path(args.reference) / "reference.json") if args.reference else reference_suite()
@@ -102,9 +110,8 @@ def _compare(args):
         print(f"{case:<{width}}  {quantity:<34} {max_abs:12.3e} {max_rel:12.3e} {ratio:9.2e}  {'pass' if passed else 'FAIL'}")
     failed = [r for r in rows if not r[4]]
     print(f"\n{len(rows) - len(failed)} passed, {len(failed)} failed")
-    if failed:
-        first = failed[0]
-        print(f"first failure: case {first[0]!r}, {first[1]}", file=sys.stderr)
+    for case, row in first_departures(rows).items():  # rows are in causal order: h⁰, h¹, …, E, ΔG
+        print(f"case {case}: first departs at {describe(row[1])}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -130,12 +137,12 @@ def parser():
     o.add_argument("--quiet", action="store_true", help="no progress lines")
     o.set_defaults(run=_optimize)
 
-    r = sub.add_parser("reference", help="write the cross-check reference suite (JSON) and its model file")
-    r.add_argument("--out", required=True, help="folder for reference.json and model.npz")
+    r = sub.add_parser("reference", help="write the cross-check reference suite (JSON) and its two model files")
+    r.add_argument("--out", required=True, help="folder for reference.json, model.npz and model_silu.npz")
     r.set_defaults(run=_reference)
 
     c = sub.add_parser("compare", help="compare another implementation's outputs with the reference suite")
-    c.add_argument("theirs", help="their JSON file, in the reference schema")
+    c.add_argument("theirs", help="their JSON file, in the reference schema (version 2)")
     c.add_argument("--reference", help="folder written by `refgc reference` (default: computed now)")
     c.add_argument("--rtol", type=float, help="relative tolerance for every quantity (default: per quantity)")
     c.add_argument("--atol", type=float, help="absolute tolerance for every quantity (default: per quantity)")

@@ -14,13 +14,13 @@ import numpy as np
 
 from . import schnet
 from .graph import NeighborList
-from .system import system_from_atoms
+from .system import check_model, system_from_atoms
 
 __all__ = ["energy", "energy_and_gradients", "embeddings"]
 
 
 def _prepare(model, atoms, q, neighbors):
-    system = system_from_atoms(model.species, atoms, q)
+    system = system_from_atoms(check_model(model).species, atoms, q)
     if neighbors is None:
         neighbors = NeighborList(model.cutoff, skin=0.0)
     elif neighbors.cutoff < model.cutoff:

@@ -18,12 +18,23 @@ first-order free energy of inserting (or removing) candidate i where it stands. 
 per cell.
 """
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from .energy import energy, energy_and_gradients
-from .system import check_existence
+from .system import check_atoms, check_existence, check_model, check_real
 
-__all__ = ["gibbs_free_energy", "chemical_potentials", "free_energy"]
+__all__ = ["gibbs_free_energy", "chemical_potentials", "free_energy", "check_mu"]
+
+
+def check_mu(mu):
+    """``mu`` as a dict {symbol: Δμ (float, eV)}; ``None`` is {}. Every Δμ a real, finite number."""
+    if mu is None:
+        return {}
+    if not isinstance(mu, Mapping):
+        raise ValueError(f"mu must be a mapping {{symbol: Δμ in eV}}, got {mu!r}")
+    return {s: check_real(value, f"chemical potential for {s}") for s, value in mu.items()}
 
 
 def chemical_potentials(model, mu):
@@ -32,20 +43,17 @@ def chemical_potentials(model, mu):
     ``mu`` maps symbols to Δμ; a species not named has Δμ = 0. Naming a species the
     model does not know, or one without a reference, is an error.
     """
-    mu = dict(mu or {})
-    unknown = sorted(set(mu) - set(model.species))
+    mu = check_mu(mu)
+    unknown = sorted(str(s) for s in mu if s not in model.species)
     if unknown:
         raise ValueError(
             f"chemical potential given for {', '.join(unknown)}, which the model does not know "
             f"(species: {', '.join(model.species)})"
         )
-    for s, value in mu.items():
-        if not np.isfinite(value):
-            raise ValueError(f"chemical potential for {s} is not finite: {value}")
     no_reference = sorted(s for s in mu if s not in model.mu_ref)
     if no_reference:
         raise ValueError(f"the model has no reference chemical potential for {', '.join(no_reference)}")
-    return {s: model.mu_ref[s] + float(mu.get(s, 0.0)) for s in model.mu_ref}
+    return {s: model.mu_ref[s] + mu.get(s, 0.0) for s in model.mu_ref}
 
 
 def free_energy(E, q, mu_candidates, n_template, template_energy, dE_dq=None):
@@ -71,7 +79,8 @@ def gibbs_free_energy(model, atoms, q, mu, n_template, template_energy=None, *, 
     template's energy to follow METHOD.md §4 exactly). ``dG_dq`` has shape (N,); its
     template entries are ∂E/∂q_i, for information, since the template's q is fixed.
     """
-    n = len(atoms)
+    check_model(model)
+    n = len(check_atoms(atoms))
     if not (isinstance(n_template, (int, np.integer)) and 0 <= n_template <= n):
         raise ValueError(f"n_template must be an integer in [0, {n}], got {n_template!r}")
     if q is None:
@@ -81,6 +90,8 @@ def gibbs_free_energy(model, atoms, q, mu, n_template, template_energy=None, *, 
         k = int(np.flatnonzero(q[:n_template] != 1.0)[0])
         raise ValueError(f"template atoms must have q = 1; atom {k} has q = {q[k]}")
     chem = chemical_potentials(model, mu)
+    if template_energy is not None:
+        template_energy = check_real(template_energy, "template_energy")
     E, dE_dx, dE_dq = energy_and_gradients(model, atoms, q, neighbors=neighbors)  # checks species
     symbols = atoms.get_chemical_symbols()[n_template:]
     missing = sorted(set(symbols) - set(chem))

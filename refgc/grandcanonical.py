@@ -9,6 +9,7 @@ so a result does not depend on where or in which order the restarts ran.
 
 import math
 import sys
+from collections.abc import Mapping
 from functools import partial
 
 import numpy as np
@@ -17,8 +18,9 @@ from tqdm.auto import tqdm
 from .gibbs import chemical_potentials
 from .parallel import run_all
 from .results import GCResult, RunStore, problem_key
-from .search import Problem, fixed_mask, relax, run_restart
+from .search import Problem, check_fit, fixed_mask, relax, run_restart
 from .surface import surface_area, top_layer_z
+from .system import check_atoms, check_count, check_model, check_real, species_indices
 
 __all__ = ["optimize", "default_candidates"]
 
@@ -34,9 +36,23 @@ def default_candidates(slab, species):
     return {s: n for s in species}
 
 
+def _check_candidates(candidates):
+    """{symbol: count}, every count a non-negative integer (2.7 is not silently 2)."""
+    if not isinstance(candidates, Mapping):
+        raise ValueError(f"candidates must be a mapping {{symbol: count}}, got {candidates!r}")
+    return {s: check_count(n, f"the number of {s} candidates") for s, n in candidates.items()}
+
+
+def _pair(values, what):
+    """(a, b) as two real, finite floats."""
+    try:
+        a, b = values
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a pair (low, high), got {values!r}") from None
+    return check_real(a, what), check_real(b, what)
+
+
 def _check_slab(slab, region, cutoff):
-    if len(slab) == 0:
-        raise ValueError("the slab is empty")
     if not (slab.pbc[0] and slab.pbc[1]):
         raise ValueError("the slab must be periodic along x and y (pbc = (True, True, ...))")
     top = top_layer_z(slab)
@@ -73,33 +89,39 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
     κ, L-BFGS-B works on κ·q (κ > 1: existences change more slowly than positions; see
     :mod:`refgc.search`). Returns a :class:`GCResult`.
     """
+    # every argument is checked here, before the template relaxation: cheap things first
     if model is None:
         from .modelfile import load_model
 
         model = load_model()
+    check_model(model)
+    check_atoms(slab, "slab")
     absolute = chemical_potentials(model, mu)
-    candidates = default_candidates(slab, sorted(mu)) if candidates is None else dict(candidates)
+    mu = dict(mu or {})
+    candidates = default_candidates(slab, sorted(mu)) if candidates is None else _check_candidates(candidates)
     if sum(candidates.values()) == 0:
         raise ValueError("zero candidates: give at least one candidate atom")
     unknown = sorted(set(candidates) - set(absolute))
     if unknown:
         raise ValueError(f"candidates of {', '.join(unknown)}, for which the model has no reference chemical potential")
+    species_indices(slab.get_chemical_symbols(), model.species)  # an element the model does not know
     top = top_layer_z(slab)
-    region = (top + 0.8, top + 3.5) if region is None else tuple(float(z) for z in region)
+    region = (top + 0.8, top + 3.5) if region is None else _pair(region, "region")
     _check_slab(slab, region, model.cutoff)
-    if not (isinstance(restarts, (int, np.integer)) and restarts >= 1):
-        raise ValueError(f"restarts must be a positive integer, got {restarts!r}")
-    existence = tuple(float(v) for v in existence)
-    if not (len(existence) == 2 and 0.0 <= existence[0] <= existence[1] <= 1.0):
+    check_count(restarts, "restarts", minimum=1)
+    if seed is not None:
+        check_count(seed, "seed")
+    existence = _pair(existence, "existence")
+    if not 0.0 <= existence[0] <= existence[1] <= 1.0:
         raise ValueError(f"existence must be (low, high) with 0 <= low <= high <= 1, got {existence}")
-    if not (np.isfinite(existence_scale) and existence_scale > 0):
-        raise ValueError(f"existence_scale must be positive and finite, got {existence_scale}")
+    existence_scale = check_real(existence_scale, "existence_scale", positive=True)
+    check_fit(sum(candidates.values()), slab.cell[:], region, Problem.min_distance)
     fixed = fixed_mask(slab)
     template, E_slab, _ = relax(model, slab)  # E_slab: the template relaxed with the same model
     problem = Problem(
         model=model, template=template, mu=absolute, template_energy=E_slab, fixed=fixed, region=region,
-        candidates=tuple(s for s, n in sorted(candidates.items()) for _ in range(int(n))), existence=existence,
-        existence_scale=float(existence_scale),
+        candidates=tuple(s for s, n in sorted(candidates.items()) for _ in range(n)), existence=existence,
+        existence_scale=existence_scale,
     )
     store = RunStore(output) if output is not None else None
     stored = store.load() if store is not None else {}
@@ -126,7 +148,7 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
     if not runs:
         raise KeyboardInterrupt("interrupted before any restart finished")
     runs.sort(key=lambda r: (r.gibbs, r.restart))
-    result = GCResult(runs=runs, area=surface_area(slab), mu=dict(mu))
+    result = GCResult(runs=runs, area=surface_area(slab), mu=mu)
     if store is not None and not store.is_db:
         result.write_summary(output)
     return result

@@ -20,7 +20,7 @@ from ase import Atoms
 
 from .gibbs import chemical_potentials, free_energy
 from .graph import Graph, build_graph
-from .system import system_from_atoms
+from .system import check_atoms, check_model, check_real, system_from_atoms
 from .surface import top_layer_z
 
 __all__ = ["insertion_map", "InsertionMap"]
@@ -70,6 +70,10 @@ def insertion_map(model, slab, symbol, mu, height=1.5, spacing=0.25):
     """∂ΔG/∂q of a q = 0 ``symbol`` atom at ``height`` Å above the slab's top atom, on a
     grid of about ``spacing`` Å over the surface cell. ``mu``: {symbol: Δμ} as for
     :func:`refgc.gibbs_free_energy`."""
+    check_model(model)
+    check_atoms(slab, "slab")
+    height = check_real(height, "height")  # relative to the top atom: 0 or below is allowed
+    spacing = check_real(spacing, "spacing", positive=True)
     mu_abs = chemical_potentials(model, mu)
     if symbol not in mu_abs:
         raise ValueError(f"no chemical potential for the probe element {symbol}: the model has no reference for it")

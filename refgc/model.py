@@ -149,9 +149,10 @@ class Model:
         unknown = sorted(set(self.mu_ref) - set(self.config.species))
         if unknown:
             raise ValueError(f"mu_ref names species the model does not know: {unknown}")
+        from .system import check_real  # the one home of the number check
+
         for s, value in self.mu_ref.items():
-            if not np.isfinite(value):
-                raise ValueError(f"mu_ref[{s!r}] is not finite: {value}")
+            check_real(value, f"mu_ref[{s!r}]")
 
     @property
     def species(self):

@@ -90,9 +90,11 @@ def load_model(path=None):
     for key in ("config", "mu_ref", "provenance", "sha256"):
         if key not in meta:
             raise ValueError(f"{path}: metadata lacks {key!r}")
+    if not (isinstance(meta["config"], dict) and isinstance(meta["mu_ref"], dict) and isinstance(meta["provenance"], dict)):
+        raise ValueError(f"{path}: config, mu_ref and provenance in the metadata must be JSON objects")
     try:
         config = ModelConfig(**meta["config"])
-    except TypeError as err:
+    except (TypeError, ValueError) as err:
         raise ValueError(f"{path}: invalid config in metadata ({err})") from None
     expected = parameter_shapes(config)
     missing, extra = sorted(set(expected) - set(arrays)), sorted(set(arrays) - set(expected))
@@ -103,4 +105,7 @@ def load_model(path=None):
             raise ValueError(f"{path}: parameter {name!r} has dtype {value.dtype}, expected float64")
     if parameters_digest(arrays) != meta["sha256"]:
         raise ValueError(f"{path}: SHA-256 of the parameters does not match the metadata: the file was modified or corrupted")
-    return Model(config, arrays, dict(meta["mu_ref"]), dict(meta["provenance"]))
+    try:  # Model checks the references (real, finite numbers for known species)
+        return Model(config, arrays, dict(meta["mu_ref"]), dict(meta["provenance"]))
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None

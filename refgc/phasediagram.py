@@ -12,11 +12,14 @@ Figure 4, right) and the distributions of ΔG and composition by the Δμ the st
 generated at (Figure 5).
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
+from .gibbs import check_mu
 from .grandcanonical import optimize
+from .system import check_real
 
 __all__ = ["phase_diagram", "PhaseDiagram"]
 
@@ -101,10 +104,18 @@ def phase_diagram(slab, dmu_values, species="O", mu=None, **optimize_kwargs):
     """
     from pathlib import Path
 
+    check_mu(mu)  # optimize checks everything else, before its first relaxation
+    if not isinstance(species, str):
+        raise ValueError(f"species must be a chemical symbol, got {species!r}")
+    if isinstance(dmu_values, str) or not isinstance(dmu_values, Iterable):
+        raise ValueError(f"dmu_values must be a sequence of Δμ in eV, got {dmu_values!r}")
+    dmu_values = [check_real(d, f"Δμ of {species} in dmu_values") for d in dmu_values]
+    if not dmu_values:
+        raise ValueError("dmu_values is empty: give at least one Δμ")
     output = optimize_kwargs.pop("output", None)
     results = []
     for dmu in dmu_values:
         out = None if output is None else Path(output) / f"dmu_{species}_{dmu:+.3f}"
-        results.append(optimize(slab, {**(mu or {}), species: float(dmu)}, output=out, **optimize_kwargs))
-    return PhaseDiagram(species=species, dmu_values=[float(d) for d in dmu_values], results=results,
+        results.append(optimize(slab, {**(mu or {}), species: dmu}, output=out, **optimize_kwargs))
+    return PhaseDiagram(species=species, dmu_values=dmu_values, results=results,
                         area=results[0].area)

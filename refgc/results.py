@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 from ase.constraints import FixAtoms
-from ase.io import write
+from ase.io import jsonio, write
 
 __all__ = ["Run", "GCResult", "RunStore", "problem_key"]
 
@@ -126,6 +126,32 @@ def _model_fingerprint(model):
     return repr(sorted(vars(model).items(), key=lambda kv: kv[0]))
 
 
+def _extras(atoms):
+    """npz entries for what a resumed run must give back besides numbers and positions,
+    so its ``best.extxyz`` is the file an uninterrupted run writes: every per-atom array
+    (``tags``, ``momenta``, ...) as ``array_<name>``, and ``info`` as ASE's JSON (entries
+    it cannot encode are left out)."""
+    out = {f"array_{name}": value for name, value in atoms.arrays.items()
+           if name not in ("numbers", "positions") and value.dtype != object}
+    info = {}
+    for key, value in atoms.info.items():
+        try:
+            jsonio.encode(value)
+        except (TypeError, ValueError):
+            continue
+        info[key] = value
+    out["info"] = np.array(jsonio.encode(info))
+    return out
+
+
+def _restore_extras(atoms, npz):
+    for name in npz.files:
+        if name.startswith("array_"):
+            atoms.set_array(name[len("array_"):], npz[name])
+    if "info" in npz.files:
+        atoms.info.update(jsonio.decode(str(npz["info"])))
+
+
 class RunStore:
     """Finished restarts in a folder or an ASE database (``.db``), by key."""
 
@@ -157,7 +183,7 @@ class RunStore:
             np.savez(f, meta=np.array(json.dumps(meta)), numbers=run.structure.numbers,
                       positions=run.structure.positions, cell=run.structure.cell[:], pbc=run.structure.pbc,
                       fixed=np.array(fixed, dtype=int), trajectory_positions=positions,
-                      trajectory_existence=existence)
+                      trajectory_existence=existence, **_extras(run.structure))
         tmp.replace(stem.with_suffix(".npz"))  # complete or absent, never half-written
         structure = run.structure.copy()
         structure.info.update(info, composition=json.dumps(run.composition))
@@ -191,6 +217,7 @@ class RunStore:
                 atoms = Atoms(numbers=npz["numbers"], positions=npz["positions"], cell=npz["cell"], pbc=npz["pbc"])
                 if len(npz["fixed"]):
                     atoms.set_constraint(FixAtoms(indices=npz["fixed"]))
+                _restore_extras(atoms, npz)  # files of refgc <= 0.2.0 have none: no tags, no info
                 trajectory = list(zip(npz["trajectory_positions"], npz["trajectory_existence"]))
             out[meta["key"]] = Run(restart=meta["restart"], structure=atoms, gibbs=meta["gibbs"],
                                    composition=meta["composition"], trajectory=trajectory, symbols=meta["symbols"],

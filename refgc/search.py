@@ -35,9 +35,9 @@ from scipy.optimize import minimize
 from .gibbs import free_energy
 from .graph import NeighborList
 from .results import Run
-from .system import species_indices, system_from_atoms
+from .system import check_atoms, check_model, check_real, species_indices, system_from_atoms
 
-__all__ = ["Problem", "run_restart", "relax", "fixed_mask"]
+__all__ = ["Problem", "run_restart", "relax", "fixed_mask", "check_fit"]
 
 
 @dataclass(frozen=True)
@@ -89,10 +89,35 @@ class Objective:
         return dG, np.r_[dE_dx.ravel(), dG_dq[self.n_t :] / self.p.existence_scale]
 
 
+def check_fit(n, cell, region, min_distance):
+    """Refuse ``n`` candidates that random insertion cannot place ``min_distance`` apart.
+
+    Spheres of diameter ``min_distance`` around the candidates do not overlap and stay
+    within the region widened by ``min_distance / 2`` below and above. Random sequential
+    addition, which :func:`insert` is, jams when spheres fill about 0.38 of space (close
+    packing would fill 0.74), so more than 0.38 · area · (Δz + d) / (π d³ / 6) cannot be
+    placed. A cheap bound, checked before anything is computed, so that :func:`insert`
+    does not spin for minutes on a count it cannot reach.
+    """
+    area = float(np.linalg.norm(np.cross(cell[0], cell[1])))
+    (z_lo, z_hi), d = region, min_distance
+    bound = int(JAMMING * area * (z_hi - z_lo + d) / (np.pi * d**3 / 6))
+    if n > bound:
+        raise ValueError(
+            f"{n} candidates cannot be placed {d} Å apart in the region z ∈ [{z_lo:.2f}, {z_hi:.2f}] Å "
+            f"over {area:.1f} Å² of surface: random insertion places at most about {bound}; give fewer "
+            "candidates or a larger region"
+        )
+
+
+JAMMING = 0.38  # packing fraction at which random sequential addition of spheres jams
+
+
 def insert(problem, rng):
     """Template + candidates at random in the region, no two candidates too close."""
     cell = problem.template.cell[:]
     z_lo, z_hi = problem.region
+    check_fit(len(problem.candidates), cell, problem.region, problem.min_distance)
     points = []
     for _ in range(1000 * len(problem.candidates)):
         if len(points) == len(problem.candidates):
@@ -139,8 +164,9 @@ def relax(model, atoms, *, fmax=0.02, max_steps=1000, skin=0.5):
 
     Returns ``(relaxed, energy, n_evaluations)``: a relaxed copy wrapped into the cell, its
     energy in eV, and the number of model evaluations."""
-    if not (np.isfinite(fmax) and fmax > 0):
-        raise ValueError(f"fmax must be positive and finite, got {fmax}")
+    check_model(model)
+    check_atoms(atoms)
+    check_real(fmax, "fmax", positive=True)
     if not (isinstance(max_steps, (int, np.integer)) and max_steps >= 1):
         raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
     fixed = fixed_mask(atoms)

@@ -212,6 +212,35 @@ def test_ctrl_c_returns_what_finished_and_a_rerun_completes(toy, surface, tmp_pa
     _same(straight, run(toy, surface, -1.0, restarts=3, output=tmp_path / "out"))
 
 
+def test_a_resumed_run_writes_the_files_of_an_uninterrupted_one(toy, surface, tmp_path, monkeypatch):
+    """The restart store keeps what the structures carry besides positions (tags, info):
+    best.extxyz after Ctrl-C and a rerun, or a rerun that loads everything, is the same file."""
+    import refgc.grandcanonical as G
+
+    slab = surface.copy()
+    slab.set_tags(1)
+    slab.info["label"] = "toy surface"
+    straight = run(toy, slab, -1.0, restarts=3, output=tmp_path / "straight")
+    real = G.run_restart
+
+    def interrupted(problem, k, seed):
+        if k == 1:
+            raise KeyboardInterrupt
+        return real(problem, k, seed)
+
+    monkeypatch.setattr(G, "run_restart", interrupted)
+    run(toy, slab, -1.0, restarts=3, output=tmp_path / "resumed")
+    monkeypatch.setattr(G, "run_restart", real)
+    resumed = run(toy, slab, -1.0, restarts=3, output=tmp_path / "resumed")  # restart 0 loaded from the store
+    for a, b in zip(straight.runs, resumed.runs):
+        assert sorted(a.structure.arrays) == sorted(b.structure.arrays) and a.structure.info == b.structure.info
+        np.testing.assert_array_equal(a.structure.get_tags(), b.structure.get_tags())
+    best = (tmp_path / "straight" / "best.extxyz").read_bytes()
+    assert b"tags" in best and (tmp_path / "resumed" / "best.extxyz").read_bytes() == best
+    run(toy, slab, -1.0, restarts=3, output=tmp_path / "straight")  # every restart loaded
+    assert (tmp_path / "straight" / "best.extxyz").read_bytes() == best
+
+
 def test_database_output(toy, surface, tmp_path):
     from ase.db import connect
 

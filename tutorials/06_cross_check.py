@@ -15,8 +15,9 @@
 # in positions **and existences**, the Gibbs free energy, and every layer's embeddings.
 # refgc ships a cross-check kit for exactly this:
 #
-# 1. `refgc reference --out ref/` writes a suite of cases (`reference.json`) and the model
-#    file they were computed with (`ref/model.npz`);
+# 1. `refgc reference --out ref/` writes a suite of cases (`reference.json`) and the two
+#    model files they were computed with (`ref/model.npz`, `ref/model_silu.npz`; each case
+#    names its model);
 # 2. your code loads the model file, evaluates every case, and writes the same JSON schema;
 # 3. `refgc compare yours.json --reference ref/` reports the largest error per case and
 #    quantity and exits non-zero if any exceeds the documented tolerance.
@@ -48,7 +49,7 @@ import torch  # noqa: E402
 from ase import Atoms  # noqa: E402
 
 import refgc  # noqa: E402
-from refgc.crosscheck import compare, load_document, write_reference  # noqa: E402
+from refgc.crosscheck import compare, describe, first_departures, load_document, write_reference  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()))
 import torch_schnet  # noqa: E402
@@ -60,18 +61,20 @@ WORK.mkdir(parents=True, exist_ok=True)
 # %% [markdown]
 # ## 1. The reference suite
 #
-# Twelve cases, each chosen to catch one kind of mistake: a cluster without a cell; slabs;
-# a one-atom cell whose atom meets dozens of its own periodic images; pairs within 1e-3 Å of
-# the cutoff on both sides; candidates at q = 0, ½ and 1; candidates inside the repulsive
-# prior's range, and two exactly on top of each other (d = 0 must give a zero, not a NaN,
-# gradient).
+# Cases each chosen to catch one kind of mistake: a cluster without a cell; slabs; a
+# one-atom cell whose atom meets dozens of its own periodic images; a chain so short that the
+# repulsive prior acts between an atom and its own image; pairs within 1e-3 Å of the cutoff
+# on both sides; candidates at q = 0, ½ and 1; candidates inside the prior's range, and two
+# exactly on top of each other (d = 0 must give a zero, not a NaN, gradient). The `silu_`
+# cases repeat some geometries with a second model (features ≠ filters, a silu read-out,
+# species in another order), so that a swapped dimension or a wrong read-out cannot pass.
 
 # %%
 reference_path = write_reference(WORK / "ref")
 reference = load_document(reference_path)
-model = refgc.load_model(WORK / "ref" / "model.npz")
+models = {file: refgc.load_model(WORK / "ref" / file) for file in reference["models"]}
 for case in reference["cases"]:
-    print(f"{case['name']:<26} {case['description']}")
+    print(f"{case['name']:<28} {case['model']:<15} {case['description']}")
 
 # %% [markdown]
 # ## 2. Load refgc's model file into the PyTorch implementation
@@ -85,8 +88,9 @@ for case in reference["cases"]:
 
 # %%
 
-net = torch_schnet.from_refgc(model)  # see torch_schnet.py
-print(f"PyTorch model: {sum(p.numel() for p in net.parameters())} parameters")
+nets = {file: torch_schnet.from_refgc(model) for file, model in models.items()}  # see torch_schnet.py
+for file, net in nets.items():
+    print(f"PyTorch model for {file}: {sum(p.numel() for p in net.parameters())} parameters")
 
 # %% [markdown]
 # ## 3. Evaluate every case and write the JSON
@@ -97,10 +101,10 @@ print(f"PyTorch model: {sum(p.numel() for p in net.parameters())} parameters")
 
 
 # %%
-def evaluate_suite(net, reference):
+def evaluate_suite(nets, reference):
     cases = []
     for case in reference["cases"]:
-        inp = case["input"]
+        inp, net, model = case["input"], nets[case["model"]], models[case["model"]]
         atoms = Atoms(inp["symbols"], positions=inp["positions"], cell=inp["cell"], pbc=inp["pbc"])
         q = np.array(inp["q"])
         E, dE_dx, dE_dq, layers = net.energy_and_gradients(atoms, q, embeddings=True)
@@ -108,14 +112,15 @@ def evaluate_suite(net, reference):
         mu = np.array([model.mu_ref[s] + inp["mu"].get(s, 0.0) for s in inp["symbols"][n_t:]])
         dG_dq = dE_dq.copy()
         dG_dq[n_t:] -= mu
-        cases.append({"name": case["name"], "output": {
+        cases.append({"name": case["name"], "model": case["model"], "output": {
             "energy": E, "dE_dx": dE_dx.tolist(), "dE_dq": dE_dq.tolist(),
             "gibbs": E - inp["template_energy"] - float(q[n_t:] @ mu), "dG_dx": dE_dx.tolist(), "dG_dq": dG_dq.tolist(),
             "embeddings": [h.tolist() for h in layers]}})  # fmt: skip
-    return {"format": "refgc-reference", "version": 1, "cases": cases}
+    # the digests say which model files these outputs come from: compare refuses others
+    return {"format": "refgc-reference", "version": 2, "models": reference["models"], "cases": cases}
 
 
-theirs = evaluate_suite(net, reference)
+theirs = evaluate_suite(nets, reference)
 (WORK / "torch.json").write_text(json.dumps(theirs))
 
 # %% [markdown]
@@ -136,22 +141,36 @@ assert not failed
 #
 # A classic porting mistake: the plain softplus ln(1 + eˣ) instead of SchNet's *shifted*
 # softplus ln(1 + eˣ) − ln 2. Energies can still look plausible, but the kit pinpoints it:
-# the first quantity to fail in every case is the embedding of layer 1 (the first place
-# where the softplus is used), while layer 0, the plain embedding lookup, still agrees.
+# the rows come in causal order (h⁰, h¹, …, then E, ΔG and their gradients), and the first
+# to fail in every case is the embedding of layer 1 (the first place where the softplus is
+# used), while layer 0, the plain embedding lookup, still agrees. `refgc compare` prints
+# the same on stderr, e.g. `case cluster_full: first departs at embeddings layer 1 (h¹)`.
 
 # %%
 correct_ssp = torch_schnet.ssp
 torch_schnet.ssp = lambda x: correct_ssp(x) + torch_schnet.LN2  # the bug: no shift
-buggy = evaluate_suite(net, reference)
+buggy = evaluate_suite(nets, reference)
 torch_schnet.ssp = correct_ssp
 buggy_rows = compare(buggy, reference)
-first_failures = {}
-for case, quantity, _, _, passed, _ in buggy_rows:
-    if not passed and case not in first_failures and quantity.startswith("embeddings"):
-        first_failures[case] = quantity
-print("first failing embedding layer per case:", sorted(set(first_failures.values())))
-assert set(first_failures.values()) == {"embeddings[1]"}
+first_failures = {case: row[1] for case, row in first_departures(buggy_rows).items()}
+print("where each case first departs:", sorted(set(first_failures.values())))
+assert set(first_failures.values()) == {"embeddings[1]"} and len(first_failures) == len(reference["cases"])
 assert all(r[4] for r in buggy_rows if r[1] == "embeddings[0]")
+
+# %% [markdown]
+# A second one: SchNetPack's `Atomwise` read-out uses SiLU, refgc's default ssp, and a
+# state dict does not say which. A port that always uses ssp passes every case of the ssp
+# model, and fails every case of the silu model, where every embedding agrees and the
+# energy is the first thing to depart.
+
+# %%
+silu_net = nets["model_silu.npz"]
+silu_net.act = torch_schnet.ssp  # the bug: the model file's read-out activation ignored
+readout_bug = first_departures(compare(evaluate_suite(nets, reference), reference))
+silu_net.act = torch_schnet.ACTIVATIONS["silu"]
+print({case: describe(row[1]) for case, row in readout_bug.items()})
+assert set(readout_bug) == {c["name"] for c in reference["cases"] if c["model"] == "model_silu.npz"}
+assert {row[1] for row in readout_bug.values()} == {"energy"}
 
 # %%
 fig, ax = plt.subplots(figsize=(9, 4))
