@@ -66,6 +66,9 @@ class InsertionMap:
         return ax
 
 
+MAX_PROBES = 1_000_000  # a grid of 0.01 Å over 100 Å²; each probe costs its pairs with the slab
+
+
 def insertion_map(model, slab, symbol, mu, height=1.5, spacing=0.25):
     """∂ΔG/∂q of a q = 0 ``symbol`` atom at ``height`` Å above the slab's top atom, on a
     grid of about ``spacing`` Å over the surface cell. ``mu``: {symbol: Δμ} as for
@@ -79,6 +82,9 @@ def insertion_map(model, slab, symbol, mu, height=1.5, spacing=0.25):
         raise ValueError(f"no chemical potential for the probe element {symbol}: the model has no reference for it")
     cell = slab.cell[:]
     n1, n2 = (max(2, int(np.ceil(np.linalg.norm(cell[k]) / spacing))) for k in (0, 1))
+    if n1 * n2 > MAX_PROBES:
+        raise ValueError(f"spacing {spacing} Å gives a grid of {n1} × {n2} probes, more than {MAX_PROBES:,}: "
+                         "give a larger spacing")
     f1, f2 = np.meshgrid(np.arange(n1) / n1, np.arange(n2) / n2, indexing="ij")
     z = top_layer_z(slab) + height
     grid = f1[..., None] * cell[0] + f2[..., None] * cell[1]

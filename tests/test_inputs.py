@@ -216,6 +216,7 @@ BAD_CALLS = [
     # insertion map grid
     ("insertion_map", lambda e: refgc.insertion_map(e.model, e.slab, "O", {}, spacing=0), "spacing must be positive and finite, got 0"),
     ("insertion_map", lambda e: refgc.insertion_map(e.model, e.slab, "O", {}, spacing="a"), "spacing must be a real number, got 'a'"),
+    ("insertion_map", lambda e: refgc.insertion_map(e.model, e.slab, "O", {}, spacing=1e-4), "more than 1,000,000"),
     ("insertion_map", lambda e: refgc.insertion_map(e.model, e.slab, "O", {}, height=np.nan), "height is not finite: nan"),
     # the command line: exit 2, one line on stderr
     ("cli", lambda e: _cli(e, slab=e.garbage_file), "could not read the slab from"),
