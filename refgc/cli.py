@@ -79,7 +79,10 @@ def _optimize(args):
     for rank, run in enumerate(result.distinct(), 1):
         added = " ".join(f"{s}{n}" for s, n in run.composition.items() if n) or "nothing"
         print(f"{rank:4d}  {run.gibbs:9.3f}  {1e3 * run.gibbs / result.area:11.2f}  {added:<14} {counts[run.restart]:8d}")
-    print(f"\nwrote {args.out}/ (best.extxyz, summary.json, every restart and its trajectory)")
+    found = ", ".join(f"{' '.join(f'{s}{n}' for s, n in c['added'].items() if n) or 'nothing'} ×{c['restarts']}"
+                      for c in result.compositions())
+    print(f"\ncompositions the restarts ended with, best first: {found}")
+    print(f"wrote {args.out}/ (best.extxyz, summary.json, every restart and its trajectory)")
 
 
 def _reference(args):

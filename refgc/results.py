@@ -83,9 +83,21 @@ class GCResult:
                 out.append(run)
         return out
 
+    def compositions(self):
+        """What the restarts added, best first: [{"added": {symbol: n}, "restarts": how many
+        ended with it, "best_gibbs": the lowest ΔG among them (eV)}]. Shows which
+        compositions the search explored, not only which one won."""
+        found = {}
+        for run in self.runs:  # best first, so the first run of a composition is its best
+            key = tuple(sorted(run.composition.items()))
+            entry = found.setdefault(key, {"added": dict(key), "restarts": 0, "best_gibbs": run.gibbs})
+            entry["restarts"] += 1
+        return list(found.values())
+
     def summary(self):
         return {
             "mu": self.mu, "area": self.area, "best_gibbs": self.gibbs, "best_gibbs_per_area": self.gibbs_per_area,
+            "compositions": self.compositions(),
             "runs": [dict(restart=r.restart, gibbs=r.gibbs, gibbs_per_area=1e3 * r.gibbs / self.area,
                           composition=r.composition, n_evaluations=r.n_evaluations, seconds=r.seconds)
                      for r in self.runs],

@@ -398,3 +398,17 @@ def test_relax_reaches_fmax_and_keeps_fixed_atoms(toy, surface):
                             (dict(skin=-1.0), "skin")):
         with pytest.raises(ValueError, match=message):
             refgc.relax(toy, atoms, **kwargs)
+
+
+def test_compositions_count_every_restart_best_first(toy, surface, tmp_path):
+    import json
+
+    result = run(toy, surface, -1.0, restarts=3, output=tmp_path / "out")
+    found = result.compositions()
+    assert sum(c["restarts"] for c in found) == 3
+    assert [c["best_gibbs"] for c in found] == sorted(c["best_gibbs"] for c in found)
+    assert found[0]["added"] == result.composition and found[0]["best_gibbs"] == result.gibbs
+    for c in found:
+        ends = [r for r in result.runs if r.composition == c["added"]]
+        assert len(ends) == c["restarts"] and min(r.gibbs for r in ends) == c["best_gibbs"]
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["compositions"] == found
