@@ -194,18 +194,23 @@ def test_folder_output_resumes_to_the_same_result(toy, surface, tmp_path):
     assert (tmp_path / "out" / "summary.json").exists() and (tmp_path / "out" / "best.extxyz").exists()
 
 
+def interrupted_at(restart, real):
+    """``run_restart`` as if Ctrl-C were pressed when restart ``restart`` runs."""
+
+    def run_restart(problem, k, seed):
+        if k == restart:
+            raise KeyboardInterrupt
+        return real(problem, k, seed)
+
+    return run_restart
+
+
 def test_ctrl_c_returns_what_finished_and_a_rerun_completes(toy, surface, tmp_path, monkeypatch):
     import refgc.grandcanonical as G
 
     straight = run(toy, surface, -1.0, restarts=3)
     real = G.run_restart
-
-    def interrupted(problem, k, seed):
-        if k == 1:
-            raise KeyboardInterrupt
-        return real(problem, k, seed)
-
-    monkeypatch.setattr(G, "run_restart", interrupted)
+    monkeypatch.setattr(G, "run_restart", interrupted_at(1, real))
     partial = run(toy, surface, -1.0, restarts=3, output=tmp_path / "out")
     assert [r.restart for r in partial.runs] == [0]
     monkeypatch.setattr(G, "run_restart", real)
@@ -222,13 +227,7 @@ def test_a_resumed_run_writes_the_files_of_an_uninterrupted_one(toy, surface, tm
     slab.info["label"] = "toy surface"
     straight = run(toy, slab, -1.0, restarts=3, output=tmp_path / "straight")
     real = G.run_restart
-
-    def interrupted(problem, k, seed):
-        if k == 1:
-            raise KeyboardInterrupt
-        return real(problem, k, seed)
-
-    monkeypatch.setattr(G, "run_restart", interrupted)
+    monkeypatch.setattr(G, "run_restart", interrupted_at(1, real))
     run(toy, slab, -1.0, restarts=3, output=tmp_path / "resumed")
     monkeypatch.setattr(G, "run_restart", real)
     resumed = run(toy, slab, -1.0, restarts=3, output=tmp_path / "resumed")  # restart 0 loaded from the store
