@@ -307,8 +307,9 @@ def run_plan(tasks, calculator_factory, out_path, workers=1, torch_threads=1,
     # the remaining time pessimistic
     bar = tqdm(total=sum(t.cost for t in todo), unit="call", desc="datagen", disable=progress in (False, None, "none"),
                mininterval=1.0 if sys.stderr.isatty() else 60.0)
-    bar.write(f"{len(tasks) - len(todo)} of {len(tasks)} tasks already in {out_path} ({n_before} frames); "
-              f"{len(todo)} to run", file=sys.stderr) if not bar.disable else None
+    if not bar.disable:
+        bar.write(f"{len(tasks) - len(todo)} of {len(tasks)} tasks already in {out_path} ({n_before} frames); "
+                  f"{len(todo)} to run", file=sys.stderr)
     t0, counts = time.time(), dict(tasks=0, frames=0, calls=0, busy=0.0)
     since_checkpoint = 0
     if workers <= 1:

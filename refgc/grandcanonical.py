@@ -115,7 +115,7 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
     if not 0.0 <= existence[0] <= existence[1] <= 1.0:
         raise ValueError(f"existence must be (low, high) with 0 <= low <= high <= 1, got {existence}")
     existence_scale = check_real(existence_scale, "existence_scale", positive=True)
-    check_fit(sum(candidates.values()), slab.cell[:], region, Problem.min_distance)
+    check_fit(sum(candidates.values()), slab, region, Problem.min_distance)
     fixed = fixed_mask(slab)
     template, E_slab, _ = relax(model, slab)  # E_slab: the template relaxed with the same model
     problem = Problem(

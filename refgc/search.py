@@ -35,6 +35,7 @@ from scipy.optimize import minimize
 from .gibbs import free_energy
 from .graph import NeighborList
 from .results import Run
+from .surface import surface_area
 from .system import check_atoms, check_model, check_real, species_indices, system_from_atoms
 
 __all__ = ["Problem", "run_restart", "relax", "fixed_mask", "check_fit"]
@@ -89,7 +90,7 @@ class Objective:
         return dG, np.r_[dE_dx.ravel(), dG_dq[self.n_t :] / self.p.existence_scale]
 
 
-def check_fit(n, cell, region, min_distance):
+def check_fit(n, slab, region, min_distance):
     """Refuse ``n`` candidates that random insertion cannot place ``min_distance`` apart.
 
     Spheres of diameter ``min_distance`` around the candidates do not overlap and stay
@@ -99,7 +100,7 @@ def check_fit(n, cell, region, min_distance):
     placed. A cheap bound, checked before anything is computed, so that :func:`insert`
     does not spin for minutes on a count it cannot reach.
     """
-    area = float(np.linalg.norm(np.cross(cell[0], cell[1])))
+    area = surface_area(slab)
     (z_lo, z_hi), d = region, min_distance
     bound = int(JAMMING * area * (z_hi - z_lo + d) / (np.pi * d**3 / 6))
     if n > bound:
@@ -117,7 +118,7 @@ def insert(problem, rng):
     """Template + candidates at random in the region, no two candidates too close."""
     cell = problem.template.cell[:]
     z_lo, z_hi = problem.region
-    check_fit(len(problem.candidates), cell, problem.region, problem.min_distance)
+    check_fit(len(problem.candidates), problem.template, problem.region, problem.min_distance)
     points = []
     for _ in range(1000 * len(problem.candidates)):
         if len(points) == len(problem.candidates):
