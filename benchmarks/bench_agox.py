@@ -1,10 +1,12 @@
 """AGOX, a well-known grand canonical global optimizer, on the same problem as ``refgc optimize``.
 
-    python benchmarks/bench_agox.py --dmu -1.0 --seed 1 --calls 20000 [--out DIR]
+    python benchmarks/bench_agox.py --cell c6x2 --dmu -1.0 --seed 1 --calls 20000 \
+        [--out DIR] [--record results.jsonl]
 
-The problem: refgc's default model, the Cu(110) c(6×2) template (bottom 2 layers fixed),
-Δμ_O = ``--dmu`` (Δμ_Cu = 0), 0-8 Cu and 0-8 O added 0.8-3.5 Å above the top atom
-(refgc's default candidates and region on this cell). The objective is refgc's
+The problem: refgc's default model, the Cu(110) c(6×2) template or the Cu(110) 2×2 cell
+(``--cell 2x2``; bottom 2 of 4 layers fixed in both), Δμ_O = ``--dmu`` (Δμ_Cu = 0), and as
+many Cu and O as refgc's default candidates (0-8 of each on the c(6×2) cell, 0-6 on the 2×2),
+added 0.8-3.5 Å above the top atom (refgc's default region). The objective is refgc's
 
     ΔG = E(structure) − E_slab − Σ_added (μ_X^ref + Δμ_X),
 
@@ -14,7 +16,7 @@ canonical setup: a ``GFEKMeansSampler`` population (k-means on SOAP features, th
 and a ``LocalOptimizationEvaluator`` that relaxes every candidate with ASE's BFGS on
 ``refgc.Calculator(model)``; no surrogate model (every candidate is evaluated with the
 model itself). It prints the best ΔG, its composition, the calls when it was first
-reached, the total calls, and one JSON line; and checks the best structure's ΔG with
+reached, the total calls, and one JSON line (appended to ``--record`` too); and checks the best structure's ΔG with
 ``refgc.gibbs_free_energy`` and AGOX's own ``gibbs_free_energy`` (to 1e-6 eV).
 
 Calls: the calculator is wrapped; each ``calculate`` (one energy + forces evaluation)
@@ -69,10 +71,11 @@ import numpy as np  # noqa: E402
 from ase.constraints import FixAtoms  # noqa: E402
 
 import refgc  # noqa: E402
+from refgc.grandcanonical import default_candidates  # noqa: E402
 from refgc.search import fixed_mask  # noqa: E402
-from refgc.surface import cu110_c6x2_template, top_layer_z  # noqa: E402
+from refgc.surface import cu110_c6x2_template, cu110_slab, top_layer_z  # noqa: E402
 
-MAX_ADDED = {"Cu": 8, "O": 8}  # refgc's default candidates on the c(6×2) cell
+CELLS = {"c6x2": cu110_c6x2_template, "2x2": lambda: cu110_slab((2, 2))}
 REGION = (0.8, 3.5)  # Å above the top atom, refgc's default
 
 
@@ -102,13 +105,14 @@ class CountingCalculator(refgc.Calculator):
             self.history.append((self.calls, float(dG)))
 
 
-def composition(atoms, n_template):
+def composition(atoms, n_template, species):
     added = atoms.get_chemical_symbols()[n_template:]
-    return {s: added.count(s) for s in MAX_ADDED}
+    return {s: added.count(s) for s in species}
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--cell", choices=sorted(CELLS), default="c6x2", help="the slab")
     p.add_argument("--dmu", type=float, default=-1.0, help="Δμ_O in eV (Δμ_Cu = 0)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--calls", type=int, default=20000, help="budget of energy + force calls")
@@ -116,7 +120,9 @@ def main():
     p.add_argument("--steps", type=int, default=100, help="BFGS steps per candidate at most")
     p.add_argument("--sample-size", type=int, default=10, help="GFE k-means population size")
     p.add_argument("--out", help="folder for AGOX's database and log (default: a temporary one)")
+    p.add_argument("--record", help="a JSON-lines file to append the result row to")
     args = p.parse_args()
+    record = Path(args.record).resolve() if args.record else None  # before AGOX's chdir below
 
     from agox import AGOX
     from agox.collectors import StandardCollector
@@ -131,14 +137,15 @@ def main():
     from ase.optimize import BFGS
 
     model = refgc.load_model()
-    slab = cu110_c6x2_template()
+    slab = CELLS[args.cell]()
+    max_added = default_candidates(slab, ["Cu", "O"])  # what refgc optimize would insert
     top = top_layer_z(slab)  # of the template as built, as refgc.optimize does
     fixed = np.flatnonzero(fixed_mask(slab))
     template, E_slab, _ = refgc.relax(model, slab)
     template.set_constraint()
     n_t = len(template)
     dmu = {"O": args.dmu, "Cu": 0.0}
-    mu = {s: model.mu_ref[s] + dmu[s] for s in MAX_ADDED}
+    mu = {s: model.mu_ref[s] + dmu[s] for s in max_added}
     calc = CountingCalculator(model, n_t, E_slab, mu)
     calc.budget = args.calls
 
@@ -147,7 +154,7 @@ def main():
     confinement_cell[2] = [0.0, 0.0, z_hi - z_lo]
     environment = Environment(
         template=template,
-        symbols_range={s: list(range(n + 1)) for s, n in MAX_ADDED.items()},
+        symbols_range={s: list(range(n + 1)) for s, n in max_added.items()},
         confinement_cell=confinement_cell,
         confinement_corner=np.array([0.0, 0.0, z_lo]),
         box_constraint_pbc=[True, True, False],
@@ -184,7 +191,7 @@ def main():
 
     out = (Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="bench_agox_"))).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    db_path = out / f"agox_dmu{args.dmu:+.2f}_seed{args.seed}.db"
+    db_path = out / f"agox_{args.cell}_dmu{args.dmu:+.2f}_seed{args.seed}.db"
     if db_path.exists():
         db_path.unlink()
     log_path = db_path.with_suffix(".log")
@@ -216,19 +223,22 @@ def main():
     seconds = time.perf_counter() - t0
 
     dG, best, first = calc.best
-    comp = composition(best, n_t)
+    comp = composition(best, n_t, max_added)
     # the same structure, by refgc's ΔG and by AGOX's own
     dG_refgc, _, _ = refgc.gibbs_free_energy(model, best, None, dmu, n_t, template_energy=E_slab)
     E = refgc.energy(model, best)
     dG_agox = gibbs_free_energy(numbers=best.numbers[n_t:], total_energy=E, thermo_data=thermo)
     within = next(c for c, g in calc.history if g <= dG + 0.010)
     row = {
-        "code": "agox-3.11.1", "dmu_O": args.dmu, "seed": args.seed, "budget": args.calls,
+        "code": "agox-3.11.1", "cell": args.cell, "dmu_O": args.dmu, "seed": args.seed, "budget": args.calls,
         "best_dG": float(dG), "added": comp, "first_call": first, "first_call_within_10meV": within,
         "total_calls": calc.calls, "iterations": budget.iterations,
         "seconds": round(seconds, 1), "dG_refgc": float(dG_refgc), "dG_agox": float(dG_agox),
     }
-    print(f"AGOX 3.11.1 at Δμ_O = {args.dmu:+.3f} eV, seed {args.seed}, budget {args.calls} calls ({seconds:.0f} s)")
+    if record:
+        with open(record, "a") as f:
+            f.write(json.dumps(row) + "\n")
+    print(f"AGOX 3.11.1 on {args.cell} at Δμ_O = {args.dmu:+.3f} eV, seed {args.seed}, budget {args.calls} calls ({seconds:.0f} s)")
     print(f"best ΔG {dG:.4f} eV per cell, added Cu{comp['Cu']} O{comp['O']}, "
           f"first reached at call {first} (within 10 meV at call {within}); {calc.calls} calls in all")
     print(f"check: refgc.gibbs_free_energy {dG_refgc:.6f}, AGOX gibbs_free_energy {dG_agox:.6f} eV")

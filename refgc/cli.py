@@ -66,6 +66,7 @@ def _optimize(args):
     mu = _assignments(args.mu, "--mu")
     candidates = _assignments(args.candidates, "--candidates", int) or None
     options = {k: v for k, v in (("existence", args.existence), ("existence_scale", args.existence_scale)) if v is not None}
+    options.update(mixtures=args.mixtures, polish=not args.no_polish)
     result = optimize(slab, mu, model=model, candidates=candidates, restarts=args.restarts, seed=args.seed,
                       executor=SerialExecutor() if args.serial else None, progress=not args.quiet, output=args.out,
                       **options)
@@ -136,6 +137,10 @@ def parser():
                    help="initial existences of the candidates ~ U(LOW, HIGH) (default: refgc.optimize's, 0.5 1)")
     o.add_argument("--existence-scale", type=float, metavar="K",
                    help="L-BFGS-B works on K·q (default: refgc.optimize's)")
+    o.add_argument("--mixtures", action="store_true",
+                   help="restarts after the first insert their own share of each species' candidates")
+    o.add_argument("--no-polish", action="store_true",
+                   help="keep each restart's relaxed structure as it is (the method as published)")
     o.add_argument("--serial", action="store_true", help="run the restarts in this process")
     o.add_argument("--quiet", action="store_true", help="no progress lines")
     o.set_defaults(run=_optimize)

@@ -52,6 +52,12 @@ def _pair(values, what):
     return check_real(a, what), check_real(b, what)
 
 
+def _flag(value, what):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{what} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def _check_slab(slab, region, cutoff):
     if not (slab.pbc[0] and slab.pbc[1]):
         raise ValueError("the slab must be periodic along x and y (pbc = (True, True, ...))")
@@ -73,7 +79,7 @@ def _check_slab(slab, region, cutoff):
 
 def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, seed=None,
              executor=None, progress=True, output=None, existence=Problem.existence,
-             existence_scale=Problem.existence_scale):
+             existence_scale=Problem.existence_scale, mixtures=Problem.mixtures, polish=Problem.polish):
     """Grow the atoms that stabilise ``slab`` at chemical potentials ``mu``.
 
     ``mu``: {symbol: Δμ in eV} relative to the model's references (Δμ = 0 for species not
@@ -87,7 +93,10 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
     :mod:`refgc.results`). Ctrl-C returns what has finished. ``existence``: (low, high),
     the candidates' initial existences are drawn from U(low, high). ``existence_scale``:
     κ, L-BFGS-B works on κ·q (κ > 1: existences change more slowly than positions; see
-    :mod:`refgc.search`). Returns a :class:`GCResult`.
+    :mod:`refgc.search`). ``mixtures``: restarts after the first insert their own share of
+    each species' candidates (:func:`refgc.search.restart_candidates`). ``polish``: after
+    the relaxation, remove added atoms while that lowers ΔG (:func:`refgc.search.polish`).
+    ``mixtures=False, polish=False`` is the method as published. Returns a :class:`GCResult`.
     """
     # every argument is checked here, before the template relaxation: cheap things first
     if model is None:
@@ -121,7 +130,7 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
     problem = Problem(
         model=model, template=template, mu=absolute, template_energy=E_slab, fixed=fixed, region=region,
         candidates=tuple(s for s, n in sorted(candidates.items()) for _ in range(n)), existence=existence,
-        existence_scale=existence_scale,
+        existence_scale=existence_scale, mixtures=_flag(mixtures, "mixtures"), polish=_flag(polish, "polish"),
     )
     store = RunStore(output) if output is not None else None
     stored = store.load() if store is not None else {}

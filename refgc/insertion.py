@@ -23,7 +23,7 @@ from .graph import Graph, build_graph
 from .system import check_atoms, check_model, check_real, system_from_atoms
 from .surface import top_layer_z
 
-__all__ = ["insertion_map", "InsertionMap"]
+__all__ = ["insertion_map", "InsertionMap", "probe_gradients"]
 
 
 @dataclass
@@ -89,14 +89,21 @@ def insertion_map(model, slab, symbol, mu, height=1.5, spacing=0.25):
     z = top_layer_z(slab) + height
     grid = f1[..., None] * cell[0] + f2[..., None] * cell[1]
     grid[..., 2] = z
-    probes = Atoms(symbol * (n1 * n2), positions=grid.reshape(-1, 3))
-    q = np.r_[np.ones(len(slab)), np.zeros(len(probes))]
-    s = system_from_atoms(model.species, slab + probes, q)
-    E, _, dE_dq = model.evaluate(s.species, s.positions, s.q, _without_probe_pairs(s, len(slab), model.cutoff))
-    mu_probes = np.full(len(probes), mu_abs[symbol])
-    _, dG_dq = free_energy(E, s.q, mu_probes, len(slab), 0.0, dE_dq)  # E_slab does not enter ∂ΔG/∂q
-    values = dG_dq[len(slab):].reshape(n1, n2)
+    values = probe_gradients(model, slab, symbol, mu_abs[symbol], grid.reshape(-1, 3)).reshape(n1, n2)
     return InsertionMap(positions=grid, values=values, symbol=symbol, z=z, slab=slab.copy())
+
+
+def probe_gradients(model, atoms, symbol, mu, positions):
+    """∂ΔG/∂q (eV) of a q = 0 ``symbol`` probe at each of ``positions`` (M, 3) next to
+    ``atoms`` (every atom present), with ``mu`` the probe element's absolute chemical
+    potential: one gradient evaluation for all probes. (M,)"""
+    probes = Atoms(symbol * len(positions), positions=positions)
+    n = len(atoms)
+    q = np.r_[np.ones(n), np.zeros(len(probes))]
+    s = system_from_atoms(model.species, atoms + probes, q)
+    E, _, dE_dq = model.evaluate(s.species, s.positions, s.q, _without_probe_pairs(s, n, model.cutoff))
+    _, dG_dq = free_energy(E, s.q, np.full(len(probes), mu), n, 0.0, dE_dq)  # E_slab does not enter ∂ΔG/∂q
+    return dG_dq[n:]
 
 
 def _without_probe_pairs(system, n_slab, cutoff):

@@ -17,7 +17,8 @@ given, chemical potentials, candidates, region and the other settings, model, se
 restart index). Running again with the same output skips restarts whose key is there, so
 an interrupted run resumes and ends with the same result. (The keys of refgc 0.1 hashed
 the relaxed template, whose last digits change with any rounding in the model: its
-restarts are computed again by 0.2, not resumed.)
+restarts are computed again by 0.2, not resumed; the keys of 0.3 include the polish and
+mixtures settings, so restarts of 0.2, which had neither, are computed again by 0.3.)
 """
 
 import hashlib

@@ -31,14 +31,15 @@ from ase import Atoms
 from ase.constraints import FixAtoms
 from ase.geometry import get_distances
 from scipy.optimize import minimize
+from scipy.stats import qmc
 
 from .gibbs import free_energy
-from .graph import NeighborList
+from .graph import NeighborList, build_graph
 from .results import Run
 from .surface import surface_area
 from .system import check_atoms, check_model, check_real, species_indices, system_from_atoms
 
-__all__ = ["Problem", "run_restart", "relax", "fixed_mask", "check_fit"]
+__all__ = ["Problem", "run_restart", "relax", "polish", "restart_candidates", "fixed_mask", "check_fit"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class Problem:
     record_every: int = 1  # fractional-stage iterations between trajectory snapshots
     existence: tuple = (0.5, 1.0)  # the candidates' initial q are drawn uniformly from this range
     existence_scale: float = 10.0  # κ: L-BFGS-B's variables are κ·q (a preconditioner)
+    mixtures: bool = False  # restart k > 0 inserts its own share of each species (restart_candidates)
+    polish: bool = True  # after the relaxation, remove added atoms while that lowers ΔG (polish)
 
 
 class Objective:
@@ -114,26 +117,51 @@ def check_fit(n, slab, region, min_distance):
 JAMMING = 0.38  # packing fraction at which random sequential addition of spheres jams
 
 
-def insert(problem, rng):
-    """Template + candidates at random in the region, no two candidates too close."""
+def restart_candidates(problem, restart):
+    """The candidates restart ``restart`` inserts.
+
+    Restart 0 inserts all of ``problem.candidates``, as the method is published. With
+    ``problem.mixtures``, restart k > 0 inserts ⌊u_s (n_s + 1)⌋ of the n_s candidates of
+    each species s, where u is the k-th point of the Halton sequence in as many dimensions
+    as there are species (``scipy.stats.qmc.Halton``, unscrambled): together the restarts
+    cover the compositions from few to all candidates evenly, whatever their number. A
+    cluster of candidates at q = 1 is a local minimum of ΔG(q) even when the cluster as a
+    whole costs more than it gains (its atoms bind each other), so a restart seldom ends
+    with fewer atoms of a species than it started with; measured on the default model in
+    ``benchmarks/bench_search.py``.
+    """
+    if not problem.mixtures or restart == 0:
+        return problem.candidates
+    species = sorted(set(problem.candidates))
+    halton = qmc.Halton(d=len(species), scramble=False)
+    halton.fast_forward(restart)
+    share = halton.random(1)[0]
+    counts = {s: int(u * (problem.candidates.count(s) + 1)) for s, u in zip(species, share)}
+    return tuple(s for s in species for _ in range(counts[s]))
+
+
+def insert(problem, rng, candidates=None):
+    """Template + ``candidates`` (default ``problem.candidates``) at random in the region,
+    no two candidates too close."""
+    candidates = problem.candidates if candidates is None else candidates
     cell = problem.template.cell[:]
     z_lo, z_hi = problem.region
-    check_fit(len(problem.candidates), problem.template, problem.region, problem.min_distance)
+    check_fit(len(candidates), problem.template, problem.region, problem.min_distance)
     points = []
-    for _ in range(1000 * len(problem.candidates)):
-        if len(points) == len(problem.candidates):
+    for _ in range(1000 * len(candidates)):
+        if len(points) == len(candidates):
             break
         p = rng.uniform(0, 1, 2) @ cell[:2] + [0.0, 0.0, rng.uniform(z_lo, z_hi)]
         if not points or get_distances(p, points, cell=cell, pbc=(True, True, False))[1].min() >= problem.min_distance:
             points.append(p)
-    if len(points) < len(problem.candidates):
+    if len(points) < len(candidates):
         raise ValueError(
-            f"could not place {len(problem.candidates)} candidates {problem.min_distance} Å apart "
+            f"could not place {len(candidates)} candidates {problem.min_distance} Å apart "
             f"in the region z ∈ [{z_lo:.2f}, {z_hi:.2f}] Å: give fewer candidates or a larger region"
         )
     atoms = problem.template.copy()
-    atoms += Atoms(list(problem.candidates), positions=points)
-    return atoms, rng.uniform(*problem.existence, len(problem.candidates))
+    atoms += Atoms(list(candidates), positions=np.reshape(points, (-1, 3)))
+    return atoms, rng.uniform(*problem.existence, len(candidates))
 
 
 def fixed_mask(atoms):
@@ -189,30 +217,74 @@ def relax(model, atoms, *, fmax=0.02, max_steps=1000, skin=0.5):
     return relaxed, float(result.fun), calls[0]
 
 
+def polish(problem, atoms, energy):
+    r"""Remove added atoms while that lowers ΔG: a greedy descent over compositions.
+
+    An atom at q = 0 changes nothing, so ΔG with an added atom's existence set to 0, at
+    the same positions, is exactly ΔG of the structure without that atom: removing atom i
+    changes ΔG by :math:`E(q_i = 0) - E + \mu_{Z_i}`. The atom whose removal lowers ΔG
+    most is removed and the rest screened again, until no removal lowers ΔG; the
+    structure is then relaxed (which lowers ΔG further) and screened again, until a
+    relaxation leaves nothing to remove. A screening costs one energy evaluation per
+    added atom. ``atoms``: template (the first ``len(problem.template)`` atoms) + added
+    atoms, relaxed, with energy ``energy``. Returns ``(atoms, energy, n_evaluations)``.
+
+    Why: the fractional stage rarely dissolves a cluster of candidates that has grown to
+    q = 1, because its atoms bind each other, even when the cluster costs more than the
+    reservoirs give for it (see :func:`restart_candidates`).
+    """
+    n_t = len(problem.template)
+    model, evaluations = problem.model, 0
+    while len(atoms) > n_t:
+        removed = False
+        while len(atoms) > n_t:
+            system = system_from_atoms(model.species, atoms, np.ones(len(atoms)))
+            graph = build_graph(system.positions, system.cell, system.pbc, model.cutoff)
+            gain = np.empty(len(atoms) - n_t)  # ΔG(without atom i) − ΔG
+            for k, i in enumerate(range(n_t, len(atoms))):
+                q = np.ones(len(atoms))
+                q[i] = 0.0
+                gain[k] = model.evaluate(system.species, system.positions, q, graph, gradients=False) - energy \
+                    + problem.mu[atoms[i].symbol]
+            evaluations += len(gain)
+            k = int(np.argmin(gain))
+            if gain[k] >= -1e-9:
+                break
+            energy += gain[k] - problem.mu[atoms[n_t + k].symbol]  # E without the atom
+            del atoms[n_t + k]
+            removed = True
+        if not removed:
+            break
+        atoms.set_constraint(FixAtoms(mask=np.r_[problem.fixed, np.zeros(len(atoms) - n_t, bool)]))
+        atoms, energy, n = relax(model, atoms, fmax=problem.fmax_relax, max_steps=problem.max_steps, skin=problem.skin)
+        evaluations += n
+    return atoms, energy, evaluations
+
+
 def run_restart(problem, restart, seed):
     """One restart from ``seed`` (anything ``numpy.random.default_rng`` takes)."""
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
-    atoms, q_c = insert(problem, rng)
+    atoms, q_c = insert(problem, rng, restart_candidates(problem, restart))
     n_t = len(problem.template)
     f = Objective(problem, atoms.get_chemical_symbols())
     trajectory = [(atoms.positions.copy(), np.r_[np.ones(n_t), q_c])]
+    x, q = trajectory[0]
+    if len(q_c):  # the fractional stage
+        iterations = [0]
 
-    iterations = [0]
+        def record(v):  # called by L-BFGS-B after each iteration
+            iterations[0] += 1
+            if iterations[0] % problem.record_every == 0:
+                trajectory.append(tuple(a.copy() for a in f.split(v)))
 
-    def record(v):  # called by L-BFGS-B after each iteration
-        iterations[0] += 1
-        if iterations[0] % problem.record_every == 0:
-            x, q = f.split(v)
-            trajectory.append((x.copy(), q))
-
-    kappa = problem.existence_scale
-    v0 = np.r_[atoms.positions.ravel(), kappa * q_c]
-    bounds = _position_bounds(atoms.positions, problem.fixed, problem.region) + [(0.0, kappa)] * len(q_c)
-    options = dict(maxiter=problem.max_steps, gtol=problem.fmax_fractional)
-    result = minimize(f, v0, jac=True, method="L-BFGS-B", bounds=bounds, callback=record, options=options)
-    x, q = f.split(result.x)
-    trajectory.append((x.copy(), q.copy()))
+        kappa = problem.existence_scale
+        v0 = np.r_[atoms.positions.ravel(), kappa * q_c]
+        bounds = _position_bounds(atoms.positions, problem.fixed, problem.region) + [(0.0, kappa)] * len(q_c)
+        options = dict(maxiter=problem.max_steps, gtol=problem.fmax_fractional)
+        result = minimize(f, v0, jac=True, method="L-BFGS-B", bounds=bounds, callback=record, options=options)
+        x, q = f.split(result.x)
+        trajectory.append((x.copy(), q.copy()))
 
     keep = np.r_[np.ones(n_t, bool), q[n_t:] >= 0.5]  # discretise
     final = atoms[keep]
@@ -220,6 +292,9 @@ def run_restart(problem, restart, seed):
     final.set_constraint(FixAtoms(mask=np.r_[problem.fixed, np.zeros(len(final) - n_t, bool)]))
     final, E, n_relax = relax(problem.model, final, fmax=problem.fmax_relax, max_steps=problem.max_steps,
                               skin=problem.skin)
+    n_polish = 0
+    if problem.polish:
+        final, E, n_polish = polish(problem, final, E)
     added = final.get_chemical_symbols()[n_t:]
     mu_added = np.array([problem.mu[s] for s in added])
     return Run(
@@ -229,6 +304,6 @@ def run_restart(problem, restart, seed):
         composition={s: added.count(s) for s in sorted(set(problem.candidates))},
         trajectory=trajectory,
         symbols=atoms.get_chemical_symbols(),
-        n_evaluations=f.n_evaluations + n_relax,
+        n_evaluations=f.n_evaluations + n_relax + n_polish,
         seconds=time.perf_counter() - t0,
     )

@@ -83,6 +83,22 @@ def cu110_c6x2_template(a=3.612, layers=4, vacuum=10.0, fixed_layers=2):
     return atoms
 
 
+def cu110_slab(size=(2, 2), a=3.612, layers=4, vacuum=10.0, fixed_layers=2):
+    """A rectangular Cu(110) slab of ``size`` 1×1 meshes (ASE's ``fcc110``: the first vector
+    along [001], length ``a``; the second along [1-10], length ``a/√2``), ``layers`` layers,
+    the bottom ``fixed_layers`` of them fixed. ``cu110_slab((2, 2))`` is the 2×2 cell
+    (36.9 Å², 4 Cu per layer)."""
+    from ase.build import fcc110
+
+    if layers < 1 or not 0 <= fixed_layers <= layers:
+        raise ValueError(f"need layers >= 1 and 0 <= fixed_layers <= layers, got "
+                         f"layers={layers}, fixed_layers={fixed_layers}")
+    atoms = fcc110("Cu", (*size, layers), a=a, vacuum=vacuum)
+    if fixed_layers:
+        atoms.set_constraint(FixAtoms(mask=atoms.get_tags() > layers - fixed_layers))
+    return atoms
+
+
 def _sorted_by_layer(atoms):
     """Order atoms bottom layer first, then by fractional coordinate along b1, b2."""
     frac = atoms.get_scaled_positions(wrap=True)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from ase import Atoms
 from ase.build import fcc110
+from ase.constraints import FixAtoms
 
 import refgc
 
@@ -130,3 +131,13 @@ def edge_case(name, cutoff):
 
 EDGE_CASES = ("near the cutoff", "inside the prior", "coincident", "own images")
 
+
+
+@pytest.fixture(scope="module")
+def surface():
+    """The toy potential's surface: a fixed square layer of 9 Cu, 2.6 Å apart, at z = 10 Å."""
+    a = 2.6
+    slab = Atoms("Cu9", positions=[[i * a, j * a, 10.0] for i in range(3) for j in range(3)],
+                 cell=[3 * a, 3 * a, 20.0], pbc=[True, True, False])
+    slab.set_constraint(FixAtoms(indices=range(9)))
+    return slab

@@ -12,7 +12,7 @@ from refgc.grandcanonical import optimize
 from refgc.parallel import SerialExecutor
 from refgc.toy import PairPotential
 
-A = 2.6  # Å, square lattice of the toy surface
+A = 2.6  # Å, square lattice of the toy surface (the conftest fixture `surface`)
 
 
 @pytest.fixture(scope="module")
@@ -20,14 +20,6 @@ def toy():
     """O binds in the hollows of a square Cu layer (4 Morse bonds), O–O hard wall at 2.3 Å."""
     return PairPotential(("Cu", "O"), {("Cu", "O"): (1.0, 1.9, 0.5)}, repulsion={("O", "O"): (5.0, 2.3)},
                          cutoff=4.0, mu_ref={"Cu": 0.0, "O": 0.0})
-
-
-@pytest.fixture(scope="module")
-def surface():
-    slab = Atoms("Cu9", positions=[[i * A, j * A, 10.0] for i in range(3) for j in range(3)],
-                 cell=[3 * A, 3 * A, 20.0], pbc=[True, True, False])
-    slab.set_constraint(FixAtoms(indices=range(9)))
-    return slab
 
 
 def run(toy, surface, dmu, **kwargs):
