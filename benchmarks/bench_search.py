@@ -26,10 +26,8 @@ import json  # noqa: E402
 import time  # noqa: E402
 
 import refgc  # noqa: E402
+from bench_agox import CELLS  # noqa: E402  (the same slabs as the peer searches)
 from refgc.parallel import SerialExecutor  # noqa: E402
-from refgc.surface import cu110_c6x2_template, cu110_slab  # noqa: E402
-
-CELLS = {"c6x2": cu110_c6x2_template, "2x2": lambda: cu110_slab((2, 2))}
 VARIANTS = {"default": {}, "published": dict(mixtures=False, polish=False), "mixtures": dict(mixtures=True)}
 
 

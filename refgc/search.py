@@ -233,32 +233,44 @@ def polish(problem, atoms, energy):
     q = 1, because its atoms bind each other, even when the cluster costs more than the
     reservoirs give for it (see :func:`restart_candidates`).
     """
-    n_t = len(problem.template)
-    model, evaluations = problem.model, 0
-    while len(atoms) > n_t:
-        removed = False
-        while len(atoms) > n_t:
-            system = system_from_atoms(model.species, atoms, np.ones(len(atoms)))
-            graph = build_graph(system.positions, system.cell, system.pbc, model.cutoff)
-            gain = np.empty(len(atoms) - n_t)  # ΔG(without atom i) − ΔG
-            for k, i in enumerate(range(n_t, len(atoms))):
-                q = np.ones(len(atoms))
-                q[i] = 0.0
-                gain[k] = model.evaluate(system.species, system.positions, q, graph, gradients=False) - energy \
-                    + problem.mu[atoms[i].symbol]
-            evaluations += len(gain)
-            k = int(np.argmin(gain))
-            if gain[k] >= -1e-9:
-                break
-            energy += gain[k] - problem.mu[atoms[n_t + k].symbol]  # E without the atom
-            del atoms[n_t + k]
-            removed = True
-        if not removed:
-            break
-        atoms.set_constraint(FixAtoms(mask=np.r_[problem.fixed, np.zeros(len(atoms) - n_t, bool)]))
-        atoms, energy, n = relax(model, atoms, fmax=problem.fmax_relax, max_steps=problem.max_steps, skin=problem.skin)
+    evaluations = 0
+    while True:
+        atoms, energy, n, removed = _remove_while_lowering(problem, atoms, energy)
         evaluations += n
-    return atoms, energy, evaluations
+        if not removed:
+            return atoms, energy, evaluations
+        n_t = len(problem.template)
+        atoms.set_constraint(FixAtoms(mask=np.r_[problem.fixed, np.zeros(len(atoms) - n_t, bool)]))
+        atoms, energy, n = relax(problem.model, atoms, fmax=problem.fmax_relax, max_steps=problem.max_steps,
+                                 skin=problem.skin)
+        evaluations += n
+
+
+def _remove_while_lowering(problem, atoms, energy):
+    """The screening of :func:`polish` at fixed positions: ``(atoms, energy, n_evaluations,
+    how many atoms were removed)``."""
+    n_t, model = len(problem.template), problem.model
+    evaluations = removed = 0
+    while len(atoms) > n_t:
+        system = system_from_atoms(model.species, atoms, np.ones(len(atoms)))
+        graph = build_graph(system.positions, system.cell, system.pbc, model.cutoff)
+        mu_c = np.array([problem.mu[s] for s in atoms.get_chemical_symbols()[n_t:]])
+        dG = free_energy(energy, system.q, mu_c, n_t, problem.template_energy)
+        E_without = np.empty(len(mu_c))  # E with added atom k at q = 0: the structure without it
+        dG_without = np.empty(len(mu_c))
+        for k in range(len(mu_c)):
+            q = system.q.copy()
+            q[n_t + k] = 0.0
+            E_without[k] = model.evaluate(system.species, system.positions, q, graph, gradients=False)
+            dG_without[k] = free_energy(E_without[k], q, mu_c, n_t, problem.template_energy)
+        evaluations += len(mu_c)
+        k = int(np.argmin(dG_without))
+        if dG_without[k] >= dG - 1e-9:
+            break
+        energy = float(E_without[k])
+        del atoms[n_t + k]
+        removed += 1
+    return atoms, energy, evaluations, removed
 
 
 def run_restart(problem, restart, seed):

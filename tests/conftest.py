@@ -132,7 +132,6 @@ def edge_case(name, cutoff):
 EDGE_CASES = ("near the cutoff", "inside the prior", "coincident", "own images")
 
 
-
 @pytest.fixture(scope="module")
 def surface():
     """The toy potential's surface: a fixed square layer of 9 Cu, 2.6 Å apart, at z = 10 Å."""
