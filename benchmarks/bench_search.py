@@ -11,9 +11,11 @@ evaluations of all restarts (the template relaxation, as in ``bench_agox.py``, i
 counted); each evaluation is one energy + gradient call, as one AGOX call is one energy +
 forces call.
 
-``--variant``: ``default`` (refgc as shipped: the polish on, mixtures off),
-``published`` (the method as published: every restart inserts every candidate, no
-polish), ``mixtures`` (the polish and per-restart candidate mixtures). Prints one line per run and appends a JSON row to ``--record``.
+``--variant``: ``default`` (refgc as shipped: the polish and the hops on, mixtures off),
+``published`` (the method as published: every restart inserts every candidate, no polish,
+no hops), ``polish`` (the polish, no hops), ``mixtures`` (the default and per-restart
+candidate mixtures). The best is taken over the restarts and the template itself (ΔG = 0);
+``calls_to_best`` counts the calls of the restarts, in order, up to the first that found it. Prints one line per run and appends a JSON row to ``--record``.
 """
 
 import os
@@ -25,10 +27,14 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
 
+import numpy as np  # noqa: E402
+
 import refgc  # noqa: E402
 from bench_agox import CELLS  # noqa: E402  (the same slabs as the peer searches)
 from refgc.parallel import SerialExecutor  # noqa: E402
-VARIANTS = {"default": {}, "published": dict(mixtures=False, polish=False), "mixtures": dict(mixtures=True)}
+from refgc.search import Problem  # noqa: E402
+VARIANTS = {"default": {}, "published": dict(mixtures=False, polish=False, hops=0), "polish": dict(hops=0),
+            "mixtures": dict(mixtures=True)}
 
 
 def text(composition):
@@ -42,20 +48,27 @@ def main():
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--restarts", type=int, default=8)
     p.add_argument("--variant", choices=sorted(VARIANTS), default="default")
+    p.add_argument("--hops", type=int, help="hops per restart (default: the variant's)")
     p.add_argument("--record", help="a JSON-lines file to append the result rows to")
     args = p.parse_args()
     model = refgc.load_model()
     for dmu in args.dmu:
         for seed in args.seeds:
             t0 = time.perf_counter()
+            options = {**VARIANTS[args.variant], **({"hops": args.hops} if args.hops is not None else {})}
             result = refgc.optimize(CELLS[args.cell](), {"O": dmu, "Cu": 0.0}, model=model, restarts=args.restarts,
-                                    seed=seed, executor=SerialExecutor(), progress=False, **VARIANTS[args.variant])
+                                    seed=seed, executor=SerialExecutor(), progress=False, **options)
             seconds = time.perf_counter() - t0
             by_restart = sorted(result.runs, key=lambda r: r.restart)
             calls = sum(r.n_evaluations for r in by_restart)
+            # the calls made until the best was first found, restarts taken in order (0 if it is the template)
+            cumulative = np.cumsum([r.n_evaluations for r in by_restart])
+            first = next((k for k, r in enumerate(by_restart) if r.gibbs <= result.gibbs + 1e-3), None)
+            to_best = 0 if first is None else int(cumulative[first])
             row = {"code": f"refgc-{refgc.__version__}", "variant": args.variant, "cell": args.cell, "dmu_O": dmu,
-                   "seed": seed, "restarts": args.restarts, "best_dG": result.gibbs, "added": result.composition,
-                   "total_calls": calls, "seconds": round(seconds, 1),
+                   "seed": seed, "restarts": args.restarts, "hops": options.get("hops", Problem.hops),
+                   "best_dG": result.gibbs, "added": result.composition, "best_is_template": result.best_run.restart < 0, "total_calls": calls,
+                   "calls_to_best": to_best, "seconds": round(seconds, 1),
                    "runs": [[r.gibbs, r.composition, r.n_evaluations] for r in by_restart]}
             print(f"{args.variant:9s} {args.cell} Δμ_O {dmu:+.2f} seed {seed}: best {result.gibbs:+.3f} eV "
                   f"{text(result.composition):8s} {calls:6d} calls {seconds:5.0f} s | "

@@ -17,7 +17,7 @@ from .phasediagram import phase_diagram
 from .search import relax
 from .training import TrainSettings, train
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 __all__ = [
     # the model

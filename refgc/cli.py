@@ -67,6 +67,8 @@ def _optimize(args):
     candidates = _assignments(args.candidates, "--candidates", int) or None
     options = {k: v for k, v in (("existence", args.existence), ("existence_scale", args.existence_scale)) if v is not None}
     options.update(mixtures=args.mixtures, polish=not args.no_polish)
+    if args.hops is not None:
+        options.update(hops=args.hops)
     result = optimize(slab, mu, model=model, candidates=candidates, restarts=args.restarts, seed=args.seed,
                       executor=SerialExecutor() if args.serial else None, progress=not args.quiet, output=args.out,
                       **options)
@@ -79,7 +81,8 @@ def _optimize(args):
     print(f"{'rank':>4}  {'ΔG (eV)':>9}  {'ΔG (meV/Å²)':>11}  {'added':<14} {'found by':>8}")
     for rank, run in enumerate(result.distinct(), 1):
         added = " ".join(f"{s}{n}" for s, n in run.composition.items() if n) or "nothing"
-        print(f"{rank:4d}  {run.gibbs:9.3f}  {1e3 * run.gibbs / result.area:11.2f}  {added:<14} {counts[run.restart]:8d}")
+        found_by = "template" if run.restart < 0 else counts[run.restart]
+        print(f"{rank:4d}  {run.gibbs:9.3f}  {1e3 * run.gibbs / result.area:11.2f}  {added:<14} {found_by:>8}")
     found = ", ".join(f"{' '.join(f'{s}{n}' for s, n in c['added'].items() if n) or 'nothing'} ×{c['restarts']}"
                       for c in result.compositions())
     print(f"\ncompositions the restarts ended with, best first: {found}")
@@ -140,7 +143,10 @@ def parser():
     o.add_argument("--mixtures", action="store_true",
                    help="restarts after the first insert their own share of each species' candidates")
     o.add_argument("--no-polish", action="store_true",
-                   help="keep each restart's relaxed structure as it is (the method as published)")
+                   help="do not remove added atoms whose removal lowers ΔG after each relaxation")
+    o.add_argument("--hops", type=int, metavar="N",
+                   help="basin-hopping steps of each restart after the polish (default: refgc.optimize's, 3; "
+                        "--hops 0 --no-polish is the method as published)")
     o.add_argument("--serial", action="store_true", help="run the restarts in this process")
     o.add_argument("--quiet", action="store_true", help="no progress lines")
     o.set_defaults(run=_optimize)

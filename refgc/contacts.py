@@ -15,9 +15,10 @@ covalent radii (:class:`refgc.ModelConfig`), which the tests keep below ``too_sh
 from typing import NamedTuple
 
 import numpy as np
+from ase.data import atomic_numbers, covalent_radii
 from ase.neighborlist import neighbor_list
 
-__all__ = ["DISTANCES", "TOO_SHORT", "PLACEMENT", "pair_value", "short_contacts"]
+__all__ = ["DISTANCES", "TOO_SHORT", "PLACEMENT", "pair_value", "placement_distance", "short_contacts"]
 
 
 class PairDistances(NamedTuple):
@@ -43,6 +44,16 @@ def pair_value(table, a, b):
         if key in table:
             return table[key]
     raise ValueError(f"no distance given for the element pair {a}–{b}")
+
+
+def placement_distance(a, b):
+    """Å, the closest a new atom of element ``a`` is placed to an atom of element ``b``:
+    the ``placement`` column of :data:`DISTANCES` for the pairs it gives, the sum of the
+    two covalent radii (ASE's ``covalent_radii``) for any other pair."""
+    for key in ((a, b), (b, a)):
+        if key in DISTANCES:
+            return DISTANCES[key].placement
+    return float(covalent_radii[atomic_numbers[a]] + covalent_radii[atomic_numbers[b]])
 
 
 def short_contacts(atoms, n_template=0, limits=TOO_SHORT):

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from .gibbs import chemical_potentials
 from .parallel import run_all
-from .results import GCResult, RunStore, problem_key
+from .results import GCResult, Run, RunStore, problem_key
 from .search import Problem, check_fit, fixed_mask, relax, run_restart
 from .surface import surface_area, top_layer_z
 from .system import check_atoms, check_count, check_model, check_real, species_indices
@@ -79,7 +79,8 @@ def _check_slab(slab, region, cutoff):
 
 def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, seed=None,
              executor=None, progress=True, output=None, existence=Problem.existence,
-             existence_scale=Problem.existence_scale, mixtures=Problem.mixtures, polish=Problem.polish):
+             existence_scale=Problem.existence_scale, mixtures=Problem.mixtures, polish=Problem.polish,
+             hops=Problem.hops):
     """Grow the atoms that stabilise ``slab`` at chemical potentials ``mu``.
 
     ``mu``: {symbol: Δμ in eV} relative to the model's references (Δμ = 0 for species not
@@ -96,7 +97,10 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
     :mod:`refgc.search`). ``mixtures``: restarts after the first insert their own share of
     each species' candidates (:func:`refgc.search.restart_candidates`). ``polish``: after
     the relaxation, remove added atoms while that lowers ΔG (:func:`refgc.search.polish`).
-    ``mixtures=False, polish=False`` is the method as published. Returns a :class:`GCResult`.
+    ``hops``: basin-hopping steps of each restart after the polish (:func:`refgc.search.hop`).
+    ``mixtures=False, polish=False, hops=0`` is the method as published. Returns a
+    :class:`GCResult`, whose answers include the relaxed template itself (ΔG = 0 by
+    definition): a result is never worse than adding nothing.
     """
     # every argument is checked here, before the template relaxation: cheap things first
     if model is None:
@@ -124,6 +128,7 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
     if not 0.0 <= existence[0] <= existence[1] <= 1.0:
         raise ValueError(f"existence must be (low, high) with 0 <= low <= high <= 1, got {existence}")
     existence_scale = check_real(existence_scale, "existence_scale", positive=True)
+    hops = check_count(hops, "hops")
     check_fit(sum(candidates.values()), slab, region, Problem.min_distance)
     fixed = fixed_mask(slab)
     template, E_slab, _ = relax(model, slab)  # E_slab: the template relaxed with the same model
@@ -131,6 +136,7 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
         model=model, template=template, mu=absolute, template_energy=E_slab, fixed=fixed, region=region,
         candidates=tuple(s for s, n in sorted(candidates.items()) for _ in range(n)), existence=existence,
         existence_scale=existence_scale, mixtures=_flag(mixtures, "mixtures"), polish=_flag(polish, "polish"),
+        hops=hops,
     )
     store = RunStore(output) if output is not None else None
     stored = store.load() if store is not None else {}
@@ -157,7 +163,8 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
     if not runs:
         raise KeyboardInterrupt("interrupted before any restart finished")
     runs.sort(key=lambda r: (r.gibbs, r.restart))
-    result = GCResult(runs=runs, area=surface_area(slab), mu=mu)
+    bare = Run(restart=-1, structure=template, gibbs=0.0, composition={s: 0 for s in sorted(candidates)})
+    result = GCResult(runs=runs, area=surface_area(slab), mu=mu, template=bare)
     if store is not None and not store.is_db:
         result.write_summary(output)
     return result

@@ -32,8 +32,9 @@ class PhaseDiagram:
     area: float  # Å²
 
     def runs(self):
-        """(Δμ generated at, run) for every restart of every optimization."""
-        return [(dmu, run) for dmu, res in zip(self.dmu_values, self.results) for run in res.runs]
+        """(Δμ generated at, run) for every answer of every optimization: each restart, and
+        the template (ΔG = 0 at every Δμ)."""
+        return [(dmu, run) for dmu, res in zip(self.dmu_values, self.results) for run in res.ranked()]
 
     def gibbs_at(self, run, generated_at, dmu):
         """ΔG (eV per cell) of a structure generated at ``generated_at`` evaluated at ``dmu``."""

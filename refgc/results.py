@@ -18,7 +18,9 @@ restart index). Running again with the same output skips restarts whose key is t
 an interrupted run resumes and ends with the same result. (The keys of refgc 0.1 hashed
 the relaxed template, whose last digits change with any rounding in the model: its
 restarts are computed again by 0.2, not resumed; the keys of 0.3 include the polish and
-mixtures settings, so restarts of 0.2, which had neither, are computed again by 0.3.)
+mixtures settings, so restarts of 0.2, which had neither, are computed again by 0.3; those of
+0.4 include the hops and the fractional stage's new tolerance, so restarts of 0.3 are computed
+again by 0.4.)
 """
 
 import hashlib
@@ -52,34 +54,51 @@ class Run:
 
 @dataclass
 class GCResult:
-    """Every restart's outcome, best first."""
+    """Every restart's outcome, best first, and the relaxed template as an answer of its own.
+
+    ``runs`` are the restarts. ``template``, when given, is the template itself as a
+    :class:`Run` with ``restart = -1``, nothing added and ΔG = 0 by definition: it takes
+    part in the ranking (:meth:`ranked`, :attr:`best`, :meth:`distinct`), so that the
+    answer to "which structure?" is never worse than adding nothing."""
 
     runs: list
     area: float  # Å²
     mu: dict  # the Δμ asked for
+    template: Run = None
+
+    def ranked(self):
+        """The answers, best first: every restart and the template (if given); ties keep
+        the restarts first."""
+        answers = self.runs + ([self.template] if self.template is not None else [])
+        return sorted(answers, key=lambda r: (r.gibbs, r.restart < 0))
+
+    @property
+    def best_run(self):
+        return self.ranked()[0]
 
     @property
     def best(self):
-        return self.runs[0].structure
+        return self.best_run.structure
 
     @property
     def gibbs(self):
         """ΔG of the best structure, eV per cell."""
-        return self.runs[0].gibbs
+        return self.best_run.gibbs
 
     @property
     def gibbs_per_area(self):
         """ΔG of the best structure, meV/Å²."""
-        return 1e3 * self.runs[0].gibbs / self.area
+        return 1e3 * self.gibbs / self.area
 
     @property
     def composition(self):
-        return self.runs[0].composition
+        return self.best_run.composition
 
     def distinct(self, tol=1e-3):
-        """One run per distinct outcome: same composition and ΔG within ``tol`` eV."""
+        """One answer per distinct outcome (the template included): same composition and ΔG
+        within ``tol`` eV."""
         out = []
-        for run in self.runs:
+        for run in self.ranked():
             if not any(r.composition == run.composition and abs(r.gibbs - run.gibbs) < tol for r in out):
                 out.append(run)
         return out
@@ -98,6 +117,7 @@ class GCResult:
     def summary(self):
         return {
             "mu": self.mu, "area": self.area, "best_gibbs": self.gibbs, "best_gibbs_per_area": self.gibbs_per_area,
+            "best": "template" if self.best_run.restart < 0 else f"restart {self.best_run.restart}",
             "compositions": self.compositions(),
             "runs": [dict(restart=r.restart, gibbs=r.gibbs, gibbs_per_area=1e3 * r.gibbs / self.area,
                           composition=r.composition, n_evaluations=r.n_evaluations, seconds=r.seconds)

@@ -70,3 +70,100 @@ def test_mixtures_and_polish_must_be_flags(toy, surface):
     with pytest.raises(ValueError, match="mixtures must be True or False"):
         optimize(surface, {"O": -1.0}, model=toy, mixtures="yes", executor=SerialExecutor(), progress=False,
                  region=(10.3, 12.5))
+
+
+def test_placement_distance_from_the_table_or_covalent_radii():
+    from ase.data import atomic_numbers, covalent_radii
+
+    from refgc.contacts import DISTANCES, placement_distance
+
+    assert placement_distance("O", "O") == DISTANCES[("O", "O")].placement
+    assert placement_distance("O", "Cu") == placement_distance("Cu", "O") == DISTANCES[("Cu", "O")].placement
+    assert placement_distance("Ag", "O") == pytest.approx(covalent_radii[atomic_numbers["Ag"]]
+                                                          + covalent_radii[atomic_numbers["O"]])
+
+
+def _bound(toy, surface, symbols, positions):
+    """A problem on the toy surface and a structure relaxed with it."""
+    atoms = surface + Atoms(symbols, positions=positions)
+    atoms.set_constraint(FixAtoms(indices=range(9)))
+    relaxed, E, _ = refgc.relax(toy, atoms)
+    return relaxed, E
+
+
+def test_perturb_moves_only_added_atoms_and_respects_the_candidates(toy, surface):
+    """Each move leaves the template alone; "add" only adds species that have room under
+    the candidate counts, at a free site of the region; no move removes an atom."""
+    from refgc.contacts import placement_distance
+
+    p = problem(toy, surface, ("O", "O", "Ag"))
+    atoms, _ = _bound(toy, surface, "OO", [[A / 2, A / 2, 11.2], [A / 2 + A, A / 2, 11.2]])
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(60):
+        moved, kind = R.perturb(p, atoms, rng)
+        seen.add(kind)
+        assert np.array_equal(moved.positions[:9], atoms.positions[:9]) and moved.constraints == []
+        added = moved.get_chemical_symbols()[9:]
+        assert added.count("O") <= 2 and added.count("Ag") <= 1  # never beyond the candidates
+        if kind == "add":
+            assert added == ["O", "O", "Ag"]  # only Ag has room
+            d = moved.get_distances(len(moved) - 1, range(len(moved) - 1), mic=True)
+            limits = [placement_distance("Ag", s) for s in moved.get_chemical_symbols()[:-1]]
+            assert np.all(d >= np.array(limits) - 1e-9) and p.region[0] <= moved.positions[-1, 2] <= p.region[1]
+        elif kind == "move":
+            changed = np.flatnonzero(np.any(moved.positions != atoms.positions, axis=1))
+            assert len(changed) <= 1 and all(k >= 9 for k in changed)
+        else:
+            assert kind == "rattle" and len(moved) == len(atoms)
+            assert np.all(np.any(moved.positions[9:] != atoms.positions[9:], axis=1))
+    assert seen == {"rattle", "move", "add"}
+    full, _ = _bound(toy, surface, "OOAg", [[A / 2, A / 2, 11.2], [A / 2 + A, A / 2, 11.2], [5.0, 5.0, 12.0]])
+    assert {R.perturb(p, full, rng)[1] for _ in range(30)} == {"rattle", "move"}  # no room: nothing to add
+    bare = surface.copy()
+    assert {R.perturb(p, bare, rng)[1] for _ in range(10)} == {"add"}  # nothing to move
+
+
+def test_hops_only_lower_gibbs_and_find_a_better_site(toy, surface):
+    """An O on a top site (one Morse bond) is a local minimum on the toy surface; the hops
+    move it to a hollow (four bonds). Their ΔG never rises, equals a recomputation, and the
+    same seed gives the same structure."""
+    p = problem(toy, surface, ("O",), hops=6)
+    atoms, E = _bound(toy, surface, "O", [[0.0, 0.0, 11.9]])  # on top of a Cu atom
+    start = R.gibbs_of(p, atoms, E)
+    hopped, E_h, n = R.hop(p, atoms, E, np.random.default_rng(1))
+    g = R.gibbs_of(p, hopped, E_h)
+    assert n > 0 and g < start - 1.0  # a hollow has four bonds
+    assert E_h == pytest.approx(refgc.energy(toy, hopped), abs=1e-9)
+    again, E_a, _ = R.hop(p, atoms, E, np.random.default_rng(1))
+    assert E_a == E_h and np.array_equal(again.positions, hopped.positions)
+    unchanged, E_0, n_0 = R.hop(R.Problem(**{**vars(p), "hops": 0}), atoms, E, np.random.default_rng(1))
+    assert n_0 == 0 and E_0 == E and unchanged is atoms
+
+
+def test_the_template_is_an_answer(toy, surface, tmp_path):
+    """The relaxed template (ΔG = 0, nothing added) is ranked with the restarts: when every
+    restart ends above 0 it is the best answer, in best.extxyz and summary.json too."""
+    import dataclasses
+    import json
+
+    from ase.io import read
+
+    from refgc.results import GCResult
+
+    result = optimize(surface, {"O": -1.0, "Ag": 0.0}, model=toy, candidates={"O": 6, "Ag": 4}, restarts=2, seed=0,
+                      executor=SerialExecutor(), progress=False, region=(10.3, 12.5))
+    template = result.template
+    assert template.restart == -1 and template.gibbs == 0.0 and template.composition == {"Ag": 0, "O": 0}
+    assert len(template.structure) == 9 and result.gibbs < 0 and result.best_run is result.runs[0]
+    costly = [dataclasses.replace(r, gibbs=r.gibbs + 100.0) for r in result.runs]  # as if every restart cost
+    worse = GCResult(runs=costly, area=result.area, mu=result.mu, template=template)
+    assert worse.gibbs == 0.0 and worse.composition == {"Ag": 0, "O": 0} and worse.best is template.structure
+    assert [r.restart for r in worse.distinct()] == [-1, *[r.restart for r in worse.distinct()[1:]]]
+    worse.write_summary(tmp_path)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["best"] == "template" and summary["best_gibbs"] == 0.0 and len(summary["runs"]) == 2
+    assert len(read(tmp_path / "best.extxyz")) == 9
+    assert sum(c["restarts"] for c in worse.compositions()) == 2  # the template is not a restart
+    tie = GCResult(runs=[dataclasses.replace(costly[0], gibbs=0.0)], area=1.0, mu={}, template=template)
+    assert tie.best_run.restart == costly[0].restart >= 0  # on a tie, the restart that found it

@@ -201,6 +201,10 @@ BAD_CALLS = [
     ("insert", lambda e: search.insert(search.Problem(
         model=e.model, template=e.slab, mu={"O": -1.0}, candidates=("O",) * 300, region=(10.3, 12.5),
         template_energy=0.0, fixed=np.ones(9, bool)), np.random.default_rng(0)), FIT),
+    # hops
+    ("optimize", lambda e: _opt(e, hops=-1), "hops must be a non-negative integer, got -1"),
+    ("optimize", lambda e: _opt(e, hops=2.5), "hops must be a non-negative integer, got 2.5"),
+    ("cli", lambda e: _cli(e, "--hops", "-2"), "hops must be a non-negative integer, got -2"),
     # seeds
     ("optimize", lambda e: _opt(e, seed="abc"), "seed must be a non-negative integer, got 'abc'"),
     ("optimize", lambda e: _opt(e, seed=1.5), "seed must be a non-negative integer, got 1.5"),
