@@ -14,9 +14,12 @@ A restart is a pure function of its :class:`Problem` and a seed:
    moves q less than it moves positions, so a candidate finds its site before it
    decides whether to exist (measured in ``benchmarks/scan_existence.py``).
    The stage stops when the largest projected gradient component is below
-   ``fmax_fractional`` (0.05 eV/Å or eV): the relaxation that follows converges the
-   positions anyway, and a tighter stop doubles its calls without finding better
-   structures (``benchmarks/bench_search.py``).
+   ``fmax_fractional`` (0.02 eV/Å for positions, eV for κ·q): the relaxation that follows
+   converges the positions anyway; a stop at 10⁻³ takes 1.7 times the calls and, on the
+   default model, ends in the same best structure at 8 of 12 problems, a better one at 2
+   and a worse one at 2 (``benchmarks/bench_search.py``, docs/search.md). Much looser
+   stops leave existences unsettled: at 0.05, a toy surface's candidates are discretised
+   while crowding each other.
 3. **Discretise**: q ≥ ½ → 1, the rest are removed.
 4. **Relax** at q = 1: minimise the energy over positions (at a fixed composition ΔG is
    E minus a constant); the result is an ordinary structure whose ΔG is the usual ab
@@ -26,9 +29,9 @@ Two additions to the published method follow, both on by default and both only e
 lowering a restart's ΔG (``polish=False, hops=0`` is the method as published):
 
 5. **Polish** (:func:`polish`): remove added atoms while that lowers ΔG.
-6. **Hops** (:func:`hop`): a short basin hopping from the polished structure: move,
-   remove or add one atom, or rattle the added ones, relax and polish, and keep the
-   result if its ΔG is lower.
+6. **Hops** (:func:`hop`): a short basin hopping from the polished structure: move or
+   add one atom, or rattle the added ones, relax and polish, and keep the result if its
+   ΔG is lower.
 
 ΔG and its gradients come from :mod:`refgc.gibbs`. Everything here is deterministic for
 a given seed, so restarts can run in any process, in any order. :func:`relax` is the
@@ -52,8 +55,8 @@ from .results import Run
 from .surface import surface_area
 from .system import check_atoms, check_model, check_real, species_indices, system_from_atoms
 
-__all__ = ["Problem", "run_restart", "relax", "polish", "hop", "perturb", "restart_candidates", "fixed_mask",
-           "check_fit"]
+__all__ = ["Problem", "run_restart", "relax", "polish", "hop", "perturb", "gibbs_of", "restart_candidates",
+           "fixed_mask", "check_fit"]
 
 
 @dataclass(frozen=True)
@@ -287,6 +290,7 @@ def _remove_while_lowering(problem, atoms, energy):
         removed += 1
     return atoms, energy, evaluations, removed
 
+
 #: The moves of :func:`perturb` and how often each is drawn (renormalised over the moves
 #: that apply: nothing to move or rattle on the bare template, nothing to add when every
 #: candidate is there). No move removes an atom: the polish after each move does that,
@@ -314,8 +318,8 @@ def perturb(problem, atoms, rng):
 
     * ``rattle``: every added atom moves by a Gaussian of ``RATTLE`` Å per coordinate;
     * ``move``: one added atom jumps to a free site of the region;
-    * ``add``: one atom of a species with fewer added atoms than ``problem.candidates``
-      has comes at a free site of the region;
+    * ``add``: one atom of a species with fewer added atoms than it has candidates in
+      ``problem.candidates`` comes to a free site of the region;
 
     drawn with the weights of :data:`MOVES`. A free site is a random point of the region at
     least :func:`refgc.contacts.placement_distance` from every atom. Returns ``(moved copy,
@@ -372,9 +376,9 @@ def hop(problem, atoms, energy, rng):
 
     Why: the fractional stage ends in the nearest minimum of ΔG(x, q), and on the default
     model the minima reached from random insertions differ by up to 1 eV per cell at the
-    same composition. One move and a relaxation (about 50 evaluations) cross to a
-    neighbouring minimum that a new restart (about 200) would rarely reach; measured in
-    ``benchmarks/bench_search.py``."""
+    same composition. One move and a relaxation (50–90 evaluations there) cross to a
+    neighbouring minimum that a new restart (180–260) seldom reaches: 16 restarts without
+    hops find no better structure than 8, 8 with 3 hops each do (docs/search.md)."""
     gibbs, evaluations, moved = gibbs_of(problem, atoms, energy), 0, False
     for _ in range(problem.hops):
         trial, _ = perturb(problem, atoms, rng)
