@@ -72,21 +72,34 @@ def _optimize(args):
     result = optimize(slab, mu, model=model, candidates=candidates, restarts=args.restarts, seed=args.seed,
                       executor=SerialExecutor() if args.serial else None, progress=not args.quiet, output=args.out,
                       **options)
+    print_ranking(result, mu)
+    found = ", ".join(f"{' '.join(f'{s}{n}' for s, n in c['added'].items() if n) or 'nothing'} ×{c['restarts']}"
+                      for c in result.compositions())
+    print(f"\ncompositions the restarts ended with, best first: {found}")
+    print(f"wrote {args.out}/ (best.extxyz, summary.json, every restart and its trajectory)")
+
+
+def print_ranking(result, mu):
+    """The table of ``refgc optimize``: the distinct answers, best first, with how many
+    restarts found each and the contact check's flags; a warning when the best is flagged."""
     counts = {}
     for run in result.runs:
         key = next(r for r in result.distinct() if r.composition == run.composition and abs(r.gibbs - run.gibbs) < 1e-3)
         counts[key.restart] = counts.get(key.restart, 0) + 1
     print(f"\nΔμ: {', '.join(f'{s} {v:+.3f} eV' for s, v in mu.items())}; surface {result.area:.2f} Å²; "
           f"{len(result.runs)} restarts")
-    print(f"{'rank':>4}  {'ΔG (eV)':>9}  {'ΔG (meV/Å²)':>11}  {'added':<14} {'found by':>8}")
-    for rank, run in enumerate(result.distinct(), 1):
+    print(f"{'rank':>4}  {'ΔG (eV)':>9}  {'ΔG (meV/Å²)':>11}  {'added':<14} {'found by':>8}  flags")
+    ranking = result.distinct()
+    for rank, run in enumerate(ranking, 1):
         added = " ".join(f"{s}{n}" for s, n in run.composition.items() if n) or "nothing"
         found_by = "template" if run.restart < 0 else counts[run.restart]
-        print(f"{rank:4d}  {run.gibbs:9.3f}  {1e3 * run.gibbs / result.area:11.2f}  {added:<14} {found_by:>8}")
-    found = ", ".join(f"{' '.join(f'{s}{n}' for s, n in c['added'].items() if n) or 'nothing'} ×{c['restarts']}"
-                      for c in result.compositions())
-    print(f"\ncompositions the restarts ended with, best first: {found}")
-    print(f"wrote {args.out}/ (best.extxyz, summary.json, every restart and its trajectory)")
+        flags = "; ".join(result.flags(run))
+        print(f"{rank:4d}  {run.gibbs:9.3f}  {1e3 * run.gibbs / result.area:11.2f}  {added:<14} {found_by:>8}  {flags}"
+              .rstrip())
+    if result.flags(ranking[0]):
+        clean = next((k for k, r in enumerate(ranking, 1) if not result.flags(r)), None)
+        print(f"\nwarning: the best answer fails the contact check ({'; '.join(result.flags(ranking[0]))}): "
+              f"the model is likely wrong there; the best answer that passes is rank {clean}")
 
 
 def _reference(args):

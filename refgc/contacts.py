@@ -1,9 +1,12 @@
 """How close may two atoms be? One table of distances per element pair, and the check of a found structure.
 
 A machine-learned potential can be wrong far from its training data, and an optimizer is
-good at finding where it is wrong in the favourable direction. The cheapest check of a
-result: the shortest distance of each pair of elements, against a length shorter than any
-bond that pair forms in a real molecule or solid, with some slack (:func:`short_contacts`).
+good at finding where it is wrong in the favourable direction. The cheapest checks of a
+result (:func:`check`): the shortest distance of each pair of elements, against a length
+shorter than any bond that pair forms in a real molecule or solid, with some slack
+(:func:`short_contacts`); and added atoms that no chain of bonds connects to the slab, such
+as a molecule floating above it (:func:`detached`), which the reservoir, not the surface,
+should hold.
 
 Every distance limit of refgc per element pair lives in :data:`DISTANCES`: the shortest
 real bond, the ``too_short`` limit of that check, and the closest two atoms are ever
@@ -16,9 +19,12 @@ from typing import NamedTuple
 
 import numpy as np
 from ase.data import atomic_numbers, covalent_radii
-from ase.neighborlist import neighbor_list
+from ase.neighborlist import natural_cutoffs, neighbor_list
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
-__all__ = ["DISTANCES", "TOO_SHORT", "PLACEMENT", "pair_value", "placement_distance", "short_contacts"]
+__all__ = ["DISTANCES", "TOO_SHORT", "PLACEMENT", "BOND_SCALE", "pair_value", "placement_distance", "short_contacts",
+           "detached", "check"]
 
 
 class PairDistances(NamedTuple):
@@ -70,3 +76,37 @@ def short_contacts(atoms, n_template=0, limits=TOO_SHORT):
         if dist < pair_value(limits, *pair):
             found[pair] = min(float(dist), found.get(pair, np.inf))
     return found
+
+
+#: Two atoms are bonded closer than BOND_SCALE times the sum of their covalent radii (ASE's
+#: ``covalent_radii``): Cu–Cu 3.30 Å, Cu–O 2.48 Å, O–O 1.65 Å. Wide enough for every
+#: adsorbate bond and adatom, short of second neighbours across a vacuum gap.
+BOND_SCALE = 1.25
+
+
+def detached(atoms, n_template, scale=BOND_SCALE):
+    """Indices of the added atoms (from ``n_template`` on) that no chain of bonds connects
+    to a template atom (periodic images count): a molecule or cluster floating above the
+    slab. Bonded: closer than ``scale`` times the sum of covalent radii. Empty if every
+    added atom is held by the slab."""
+    if len(atoms) == n_template:
+        return []
+    i, j = neighbor_list("ij", atoms, natural_cutoffs(atoms, mult=scale))
+    bonds = coo_matrix((np.ones(len(i)), (i, j)), shape=(len(atoms), len(atoms)))
+    _, label = connected_components(bonds, directed=False)
+    held = set(label[:n_template])
+    return [int(k) for k in range(n_template, len(atoms)) if label[k] not in held]
+
+
+def check(atoms, n_template, limits=TOO_SHORT):
+    """The contact check of a found structure: a list of one-line problems, empty if it
+    passes. ``"O–O 0.94 Å"`` for each element pair closer than ``limits``
+    (:func:`short_contacts`), ``"3 atoms detached (O₃…)"`` for added atoms the slab does
+    not hold (:func:`detached`)."""
+    problems = [f"{a}–{b} {d:.2f} Å" for (a, b), d in sorted(short_contacts(atoms, n_template, limits).items())]
+    loose = detached(atoms, n_template)
+    if loose:
+        symbols = [atoms[k].symbol for k in loose]
+        formula = "".join(f"{s}{symbols.count(s) if symbols.count(s) > 1 else ''}" for s in sorted(set(symbols)))
+        problems.append(f"{len(loose)} atom{'s' if len(loose) > 1 else ''} detached ({formula})")
+    return problems

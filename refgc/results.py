@@ -103,6 +103,16 @@ class GCResult:
                 out.append(run)
         return out
 
+    def flags(self, run):
+        """The contact check of ``run``'s structure (:func:`refgc.contacts.check`): a list of
+        one-line problems (too-short pairs, atoms detached from the slab), empty if it
+        passes. Needs :attr:`template` (for the number of template atoms)."""
+        from .contacts import check
+
+        if self.template is None:
+            raise ValueError("the contact check needs the result's template (GCResult.template)")
+        return check(run.structure, len(self.template.structure))
+
     def compositions(self):
         """What the restarts added, best first: [{"added": {symbol: n}, "restarts": how many
         ended with it, "best_gibbs": the lowest ΔG among them (eV)}]. Shows which
@@ -115,12 +125,20 @@ class GCResult:
         return list(found.values())
 
     def summary(self):
+        """What ``summary.json`` holds; ``flags``: the contact check of each answer
+        (:meth:`flags`; absent without a template)."""
+
+        def checked(run):
+            return self.flags(run) if self.template is not None else None
+
         return {
             "mu": self.mu, "area": self.area, "best_gibbs": self.gibbs, "best_gibbs_per_area": self.gibbs_per_area,
             "best": "template" if self.best_run.restart < 0 else f"restart {self.best_run.restart}",
+            "best_flags": checked(self.best_run),
             "compositions": self.compositions(),
             "runs": [dict(restart=r.restart, gibbs=r.gibbs, gibbs_per_area=1e3 * r.gibbs / self.area,
-                          composition=r.composition, n_evaluations=r.n_evaluations, seconds=r.seconds)
+                          composition=r.composition, n_evaluations=r.n_evaluations, seconds=r.seconds,
+                          flags=checked(r))
                      for r in self.runs],
         }  # fmt: skip
 

@@ -47,3 +47,26 @@ def test_the_distance_table_is_ordered_and_the_prior_acts_inside_it():
         assert prior < d.too_short < d.bond
         assert d.placement >= d.too_short
         assert pair_value(PLACEMENT, b, a) == d.placement
+
+
+def _surface():
+    """A 3×3 Cu layer, 2.6 Å apart, at z = 10 Å, periodic in x and y."""
+    a = 2.6
+    return Atoms("Cu9", positions=[[i * a, j * a, 10.0] for i in range(3) for j in range(3)],
+                 cell=[3 * a, 3 * a, 20.0], pbc=[True, True, False])
+
+
+def test_detached_finds_what_floats_and_keeps_what_a_chain_of_bonds_holds():
+    from refgc.contacts import check, detached
+
+    slab = _surface()
+    ring = Atoms("O3", positions=[[1.0, 1.0, 16.0], [2.175, 1.0, 16.0], [1.5875, 2.02, 16.0]])  # 1.175 Å sides
+    assert detached(slab + ring, 9) == [9, 10, 11]
+    assert check(slab + ring, 9) == ["3 atoms detached (O3)"]
+    held = slab + Atoms("OCuO", positions=[[1.3, 1.3, 11.2], [0.0, 0.0, 12.5], [0.0, 0.0, 14.3]])  # O on Cu on Cu
+    assert detached(held, 9) == [] and check(held, 9) == []
+    across = slab + Atoms("O", positions=[[7.7, 0.1, 11.5]])  # bonded to the Cu at x = 0 through the boundary
+    assert detached(across, 9) == []
+    assert detached(slab, 9) == []
+    pair = slab + Atoms("OO", positions=[[1.3, 1.3, 11.2], [1.3, 1.3 + 0.94, 11.2]])  # the O–O hole at 0.94 Å
+    assert check(pair, 9) == ["O–O 0.94 Å"]

@@ -167,3 +167,30 @@ def test_the_template_is_an_answer(toy, surface, tmp_path):
     assert sum(c["restarts"] for c in worse.compositions()) == 2  # the template is not a restart
     tie = GCResult(runs=[dataclasses.replace(costly[0], gibbs=0.0)], area=1.0, mu={}, template=template)
     assert tie.best_run.restart == costly[0].restart >= 0  # on a tie, the restart that found it
+
+
+def test_a_flagged_best_is_reported_as_flagged(toy, surface, capsys):
+    """Results carry the contact check of each answer (summary.json and the CLI table),
+    and a best answer that fails it is never printed without a warning."""
+    import dataclasses
+
+    from refgc.cli import print_ranking
+    from refgc.results import GCResult
+
+    result = optimize(surface, {"O": -1.0, "Ag": 0.0}, model=toy, candidates={"O": 6, "Ag": 4}, restarts=2, seed=0,
+                      executor=SerialExecutor(), progress=False, region=(10.3, 12.5))
+    assert all(result.flags(r) == [] for r in result.ranked())
+    print_ranking(result, result.mu)
+    assert "warning" not in capsys.readouterr().out
+    ring = surface + Atoms("O3", positions=[[1.0, 1.0, 16.0], [2.175, 1.0, 16.0], [1.5875, 2.02, 16.0]])
+    floating = dataclasses.replace(result.runs[0], restart=7, structure=ring, gibbs=result.gibbs - 1.0,
+                                   composition={"Ag": 0, "O": 3})
+    flagged = GCResult(runs=[floating, *result.runs], area=result.area, mu=result.mu, template=result.template)
+    summary = flagged.summary()
+    assert summary["best_flags"] == ["3 atoms detached (O3)"] and summary["runs"][0]["flags"] == summary["best_flags"]
+    assert summary["runs"][1]["flags"] == []
+    print_ranking(flagged, flagged.mu)
+    out = capsys.readouterr().out
+    assert "3 atoms detached (O3)" in out.splitlines()[3]  # rank 1 carries its flag
+    assert "warning: the best answer fails the contact check (3 atoms detached (O3))" in out
+    assert "the best answer that passes is rank 2" in out
