@@ -2,6 +2,7 @@
 
     refgc optimize [SLAB_FILE] --mu O=-1.0 [--restarts N] [--seed S] [--out DIR] [options]
     refgc train DATA.extxyz [MORE.extxyz ...] --out MODEL.npz [options]
+    refgc validate RESULTS --labeller SPEC [--top N] [--fmax F] [--steps S]
     refgc reference --out DIR
     refgc compare THEIRS.json [--reference DIR] [--rtol R] [--atol A]
 
@@ -102,6 +103,33 @@ def print_ranking(result, mu):
               f"the model is likely wrong there; the best answer that passes is rank {clean}")
 
 
+def _validate(args):
+    from .validate import validate
+
+    v = validate(args.results, args.labeller, top=args.top, fmax=args.fmax, steps=args.steps, progress=not args.quiet)
+    print(f"\n{args.results} checked with {args.labeller}: ΔG in eV per cell; error = model − labeller at the "
+          "model's geometry")
+    print(f"{'rank':>4}  {'added':<14} {'model':>8} {'labeller':>9} {'relaxed':>8} {'error':>7} {'meV/atom':>9} "
+          f"{'labeller rank':>13}")
+    for rank, r in enumerate(v.rows, 1):
+        added = " ".join(f"{s}{n}" for s, n in r["composition"].items() if n) or "nothing"
+        if "error" in r:
+            print(f"{rank:4d}  {added:<14} {r['model']:8.3f}  labeller failed: {r['error']}")
+            continue
+        print(f"{rank:4d}  {added:<14} {r['model']:8.3f} {r['labeller_at_model']:9.3f} {r['labeller_relaxed']:8.3f} "
+              f"{r['error_per_cell']:7.3f} {1e3 * r['error_per_atom']:9.1f} {r['labeller_rank']:13d}")
+    median, largest = v.error_per_atom()
+    print(f"\n|model − labeller| at the model's geometry: median {median:.1f} meV/atom, largest {largest:.1f} "
+          f"({len(v.checked)} structures)")
+    model_best, labeller_best = v.winners()
+    same = model_best is labeller_best
+    print(f"winner: {'the same' if same else 'changes'} (the model's best is the labeller's rank "
+          f"{model_best['labeller_rank']})")
+    failed = [r for r in v.rows if "error" in r]
+    if failed:
+        print(f"{len(failed)} structure(s) the labeller failed on, skipped: " + ", ".join(r["key"] for r in failed))
+
+
 def _reference(args):
     import json
 
@@ -163,6 +191,16 @@ def parser():
     o.add_argument("--serial", action="store_true", help="run the restarts in this process")
     o.add_argument("--quiet", action="store_true", help="no progress lines")
     o.set_defaults(run=_optimize)
+
+    v = sub.add_parser("validate", help="check the structures of a refgc optimize result with the labeller")
+    v.add_argument("results", help="the folder or .db file that refgc optimize wrote")
+    v.add_argument("--labeller", required=True, metavar="SPEC",
+                   help="emt, sevenn:MODEL (e.g. sevenn:7net-0), mace_mp:MODEL or module:factory")
+    v.add_argument("--top", type=int, help="only the TOP best distinct structures by the model (default: all)")
+    v.add_argument("--fmax", type=float, default=0.05, help="the labeller's relaxations stop here, eV/Å")
+    v.add_argument("--steps", type=int, default=500, help="at most this many relaxation steps per structure")
+    v.add_argument("--quiet", action="store_true", help="no progress bar")
+    v.set_defaults(run=_validate)
 
     r = sub.add_parser("reference", help="write the cross-check reference suite (JSON) and its two model files")
     r.add_argument("--out", required=True, help="folder for reference.json, model.npz and model_silu.npz")
