@@ -2,6 +2,7 @@
 
     refgc optimize [SLAB_FILE] --mu O=-1.0 [--restarts N] [--seed S] [--out DIR] [options]
     refgc train DATA.extxyz [MORE.extxyz ...] --out MODEL.npz [options]
+    refgc data SLAB --species Cu O --labeller SPEC --out DATA.extxyz [options]
     refgc validate RESULTS --labeller SPEC [--top N] [--fmax F] [--steps S]
     refgc reference --out DIR
     refgc compare THEIRS.json [--reference DIR] [--rtol R] [--atol A]
@@ -50,19 +51,12 @@ def _assignments(items, what, convert=float):
 
 
 def _optimize(args):
-    from ase.io import read
-
     from .grandcanonical import optimize
     from .parallel import SerialExecutor
     from .modelfile import load_model
     from .surface import cu110_c6x2_template
 
-    try:
-        slab = read(args.slab) if args.slab else cu110_c6x2_template()
-    except FileNotFoundError:
-        raise
-    except Exception as err:  # ASE's readers raise many types (XYZError, StopIteration, ...): name the file
-        raise ValueError(f"could not read the slab from {args.slab} ({type(err).__name__}: {err})") from None
+    slab = _read_slab(args.slab) if args.slab else cu110_c6x2_template()
     model = load_model(args.model)
     mu = _assignments(args.mu, "--mu")
     candidates = _assignments(args.candidates, "--candidates", int) or None
@@ -101,6 +95,51 @@ def print_ranking(result, mu):
         clean = next((k for k, r in enumerate(ranking, 1) if not result.flags(r)), None)
         print(f"\nwarning: the best answer fails the contact check ({'; '.join(result.flags(ranking[0]))}): "
               f"the model is likely wrong there; the best answer that passes is rank {clean}")
+
+
+def _read_slab(path):
+    """The slab in ``path`` (any file ASE reads), or one line that names the file."""
+    from ase.io import read
+
+    try:
+        return read(path)
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # ASE's readers raise many types (XYZError, StopIteration, ...): name the file
+        raise ValueError(f"could not read the slab from {path} ({type(err).__name__}: {err})") from None
+
+
+def _data(args):
+    from ase import Atoms
+
+    from . import datagen
+    from .grandcanonical import default_candidates
+    from .labeller import labeller
+    from .system import check_atoms, check_count
+
+    lab = labeller(args.labeller)  # a bad spec fails here, before anything is read or computed
+    slab = _read_slab(args.slab)
+    check_atoms(slab, "slab")
+    for name in ("n_insertion", "n_relax", "n_template", "n_gas", "n_bulk", "relax_steps"):
+        check_count(getattr(args, name), "--" + name.replace("_", "-"))
+    calc = lab()
+    for symbol in sorted(set(args.species) | set(slab.get_chemical_symbols())):  # what the labeller does not know
+        try:
+            atom = Atoms(symbol, cell=[10.0] * 3)
+            atom.calc = calc
+            atom.get_potential_energy()
+        except Exception as err:
+            raise ValueError(f"labeller {args.labeller!r} cannot compute {symbol} ({type(err).__name__}: {err})") from None
+    max_added = default_candidates(slab, args.species)  # one per 7 Å² of surface and species
+    plan = datagen.make_plan(slab, seed=args.seed, n_insertion=args.n_insertion, n_relax=args.n_relax,
+                             n_template=args.n_template, n_gas=args.n_gas, n_bulk=args.n_bulk,
+                             max_added=max_added, relax_steps=args.relax_steps)
+    stats = datagen.run_plan(plan, lab, args.out, workers=args.workers, progress=not args.quiet)
+    print(f"{args.out}: {stats['frames']} new frames from {stats['tasks']} tasks ({stats['frames_before']} before), "
+          f"{stats['calls']} labeller calls; added atoms up to {', '.join(f'{n} {s}' for s, n in max_added.items())}")
+    if stats["failed"]:
+        print(f"the labeller failed on {len(stats['failed'])} task(s), skipped (a rerun tries them again): "
+              + ", ".join(stats["failed"]))
 
 
 def _validate(args):
@@ -191,6 +230,23 @@ def parser():
     o.add_argument("--serial", action="store_true", help="run the restarts in this process")
     o.add_argument("--quiet", action="store_true", help="no progress lines")
     o.set_defaults(run=_optimize)
+
+    d = sub.add_parser("data", help="label training data for a slab with a labeller (resumable)")
+    d.add_argument("slab", help="the template slab, any file ASE reads (FixAtoms kept)")
+    d.add_argument("--species", nargs="+", required=True, help="the elements to add, e.g. Cu O")
+    d.add_argument("--labeller", required=True, metavar="SPEC",
+                   help="emt, sevenn:MODEL (e.g. sevenn:7net-0), mace_mp:MODEL or module:factory")
+    d.add_argument("--out", required=True, help="extended XYZ file the frames are appended to; rerun to resume")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--n-insertion", type=int, default=300, help="single points of random insertions")
+    d.add_argument("--n-relax", type=int, default=280, help="random insertions relaxed by the labeller")
+    d.add_argument("--n-template", type=int, default=60, help="the bare slab, relaxed and rattled")
+    d.add_argument("--n-gas", type=int, default=40, help="dimers of each gas-phase species (H, N, O)")
+    d.add_argument("--n-bulk", type=int, default=80, help="crystals of each other species")
+    d.add_argument("--relax-steps", type=int, default=80, help="steps of each relaxation at most")
+    d.add_argument("--workers", type=int, default=1, help="labelling processes")
+    d.add_argument("--quiet", action="store_true", help="no progress bar")
+    d.set_defaults(run=_data)
 
     v = sub.add_parser("validate", help="check the structures of a refgc optimize result with the labeller")
     v.add_argument("results", help="the folder or .db file that refgc optimize wrote")

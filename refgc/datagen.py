@@ -7,10 +7,11 @@ A model that drives the grand canonical search of METHOD.md §5 must know the en
 * **relaxation paths** from those starts down to the local minima the search ends in, the
   structures whose ΔG is ranked (a few frames per path, every ``every``-th step and the
   last, plus rattled copies of the last one: thermal-like noise near the minima);
-* **the references** of the Gibbs free energy: the bare template (``E_slab``), the O₂
-  molecule (:math:`\mu_O^{ref} = \tfrac12 E(O_2)`, with stretched and compressed bonds
-  around it) and bulk Cu (:math:`\mu_{Cu}^{ref} = E/\text{atom}`, several lattice
-  constants, rattled), so that ΔG differences are learnt, not only total energies.
+* **the references** of the Gibbs free energy: the bare template (``E_slab``), the
+  dimer of each gas-phase species (:math:`\mu_O^{ref} = \tfrac12 E(O_2)`, with stretched
+  and compressed bonds around it) and the bulk crystal of each other species
+  (:math:`\mu_{Cu}^{ref} = E/\text{atom}`, several lattice constants, rattled), so that
+  ΔG differences are learnt, not only total energies.
 
 The labeller is any ASE calculator, made by a picklable ``calculator_factory()`` in each
 worker. Work is a *plan*: a list of :class:`Task` s that is a pure function of the seed
@@ -47,7 +48,7 @@ from .surface import top_layer_z
 from .data import check_frames  # noqa: F401  (re-exported: one checker for labels)
 
 #: Stable small integers per task kind: part of each task's random seed.
-KIND_CODES = {"insertion": 1, "relax": 2, "template": 3, "o2": 4, "bulk_cu": 5, "label": 6}
+KIND_CODES = {"insertion": 1, "relax": 2, "template": 3, "gas": 4, "bulk": 5, "label": 6}
 
 
 @dataclass
@@ -101,46 +102,50 @@ def _place(atoms, s, z_top, z_range, min_distances, rng, max_tries):
     return False
 
 
-def make_plan(template, seed=0, n_insertion=300, n_relax=280, n_template=60, n_o2=40,
+def make_plan(template, seed=0, n_insertion=300, n_relax=280, n_template=60, n_gas=40,
               n_bulk=80, max_added=None, relax_steps=80, relax_every=20, fmax=0.1,
-              n_rattle_final=1, rattle_range=(0.05, 0.15), bulk_a=3.612,
-              o2_bond=1.236, z_range=(0.8, 3.5), optimizer="BFGS"):
-    """A deterministic, interleaved list of tasks for a template slab with Cu and O.
+              n_rattle_final=1, rattle_range=(0.05, 0.15), lattice=None, bonds=None,
+              z_range=(0.8, 3.5), optimizer="BFGS"):
+    """A deterministic, interleaved list of tasks for a template slab and the species of
+    ``max_added``.
 
     Kinds: ``insertion`` (one single point of a random insertion), ``relax`` (a random
     insertion relaxed for at most ``relax_steps`` steps to ``fmax``: frames at steps 0,
     ``relax_every``, ... and the last, then ``n_rattle_final`` rattled copies of the
-    last), ``template`` (task 0 relaxes the bare template, the others rattle it),
-    ``o2`` (task 0 at ``o2_bond``, others 0.95–1.65 Å) and ``bulk_cu`` (task 0 the 4-atom
-    fcc cell at ``bulk_a``, others rattled 32-atom cells with a within ±3 %).
+    last), ``template`` (task 0 relaxes the bare template, the others rattle it), and the
+    references of ΔG for each species: ``gas`` for the elements of
+    :data:`refgc.labeller.GASES` (H, N, O: ``n_gas`` dimers each, task 0 at the bond of
+    ``bonds`` or GASES, the others at 0.78–1.36 times it) and ``bulk`` for the others
+    (``n_bulk`` crystals each, ASE's reference structure: task 0 as built with the lattice
+    constant of ``lattice`` or ASE's, the others 2×2×2 repeats strained by ±3 % and
+    rattled).
 
     ``max_added`` maps species to the largest number added (default 8 Cu, 8 O); each
     insertion draws each count uniformly from 0..max. Tasks are interleaved by their
     relative position within their kind, so any prefix of the plan is a balanced data set.
     """
+    from .labeller import GASES
+
     max_added = {"Cu": 8, "O": 8} if max_added is None else max_added
-    sizes = {"insertion": n_insertion, "relax": n_relax, "template": n_template,
-             "o2": n_o2, "bulk_cu": n_bulk}
     common = dict(template=template, max_added=max_added, z_range=z_range,
                   rattle_range=rattle_range)
-    params = {
-        "insertion": common,
-        "relax": dict(common, steps=relax_steps, every=relax_every, fmax=fmax,
-                      n_rattle=n_rattle_final, optimizer=optimizer),
-        "template": dict(common, steps=relax_steps, every=relax_every, fmax=fmax,
-                         n_rattle=0, optimizer=optimizer),
-        "o2": dict(bond=o2_bond),
-        "bulk_cu": dict(a=bulk_a, rattle_range=rattle_range),
-    }
-    cost = {"insertion": 1, "relax": relax_steps + 1 + n_rattle_final, "template": 1,
-            "o2": 1, "bulk_cu": 1}
+    relaxing = dict(common, steps=relax_steps, every=relax_every, fmax=fmax, optimizer=optimizer)
+    kinds = [("insertion", "insertion", n_insertion, common, 1),
+             ("relax", "relax", n_relax, dict(relaxing, n_rattle=n_rattle_final), relax_steps + 1 + n_rattle_final),
+             ("template", "template", n_template, dict(relaxing, n_rattle=0), 1)]
+    for symbol in sorted(max_added):
+        if symbol in GASES:
+            bond = (bonds or {}).get(symbol, GASES[symbol])
+            kinds.append((f"gas-{symbol}", "gas", n_gas, dict(symbol=symbol, bond=bond), 1))
+        else:
+            a = (lattice or {}).get(symbol)
+            kinds.append((f"bulk-{symbol}", "bulk", n_bulk, dict(symbol=symbol, a=a, rattle_range=rattle_range), 1))
     keyed = []
-    for kind, n in sizes.items():
+    for order, (name, kind, n, params, cost) in enumerate(kinds):
         for i in range(n):
-            c = relax_steps + 1 if (kind == "template" and i == 0) else cost[kind]
-            task = Task(f"s{seed}/{kind}-{i:04d}", kind, (seed, KIND_CODES[kind], i),
-                        params[kind], cost=c)
-            keyed.append((i / n, KIND_CODES[kind], task))
+            c = relax_steps + 1 if (kind == "template" and i == 0) else cost
+            task = Task(f"s{seed}/{name}-{i:04d}", kind, (seed, KIND_CODES[kind], order, i), params, cost=c)
+            keyed.append((i / n, order, task))
     return [t for _, _, t in sorted(keyed, key=lambda k: k[:2])]
 
 
@@ -205,23 +210,23 @@ def run_task(task, calc):
         atoms.positions += rng.normal(0.0, sigma, atoms.positions.shape)
         atoms.calc = calc
         return [_frame(atoms, "template", f"{task.task_id}/0", task.task_id, rattle=sigma)]
-    if task.kind == "o2":
-        bond = p["bond"] if i == 0 else rng.uniform(0.95, 1.65)
-        atoms = Atoms("O2", positions=[[0, 0, 0], [0, 0, bond]], cell=[12.0] * 3, pbc=False)
+    if task.kind == "gas":
+        bond = p["bond"] if i == 0 else p["bond"] * rng.uniform(0.78, 1.36)
+        atoms = Atoms(p["symbol"] * 2, positions=[[0, 0, 0], [0, 0, bond]], cell=[12.0] * 3, pbc=False)
         atoms.center()
         atoms.calc = calc
-        return [_frame(atoms, "o2", f"{task.task_id}/0", task.task_id, bond=bond)]
-    if task.kind == "bulk_cu":
-        if i == 0:
-            atoms, sigma = bulk("Cu", "fcc", a=p["a"], cubic=True), 0.0
-        else:
-            atoms = bulk("Cu", "fcc", a=p["a"] * rng.uniform(0.97, 1.03), cubic=True)
+        return [_frame(atoms, "gas", f"{task.task_id}/0", task.task_id, bond=bond)]
+    if task.kind == "bulk":
+        atoms = bulk(p["symbol"], a=p["a"]) if p["a"] else bulk(p["symbol"])
+        if i > 0:
+            atoms.set_cell(atoms.cell[:] * rng.uniform(0.97, 1.03), scale_atoms=True)
             atoms = atoms.repeat((2, 2, 2))
             sigma = rng.uniform(0.0, p["rattle_range"][1])
             atoms.positions += rng.normal(0.0, sigma, atoms.positions.shape)
+        else:
+            sigma = 0.0
         atoms.calc = calc
-        return [_frame(atoms, "bulk_cu", f"{task.task_id}/0", task.task_id,
-                       a=float(atoms.cell[0, 0] / (1 if i == 0 else 2)), rattle=sigma)]
+        return [_frame(atoms, "bulk", f"{task.task_id}/0", task.task_id, rattle=sigma)]
     if task.kind == "label":
         atoms = task.atoms.copy()
         atoms.calc = calc
@@ -287,9 +292,14 @@ def _init_worker(calculator_factory, torch_threads):
 
 
 def _work(task):
+    """``(task, frames, labeller calls, seconds, error)``: a task on which the labeller
+    raises gives no frames and its error, and the plan goes on."""
     before, t0 = _WORKER["calls"][0], time.perf_counter()
-    frames = run_task(task, _WORKER["calc"])
-    return task, frames, _WORKER["calls"][0] - before, time.perf_counter() - t0
+    try:
+        frames, error = run_task(task, _WORKER["calc"]), None
+    except Exception as err:  # the labeller's (SCF failures, unknown elements, ...): name it, skip it
+        frames, error = [], f"{type(err).__name__}: {err}"
+    return task, frames, _WORKER["calls"][0] - before, time.perf_counter() - t0, error
 
 
 def run_plan(tasks, calculator_factory, out_path, workers=1, torch_threads=1,
@@ -299,7 +309,9 @@ def run_plan(tasks, calculator_factory, out_path, workers=1, torch_threads=1,
     ``calculator_factory()`` (a picklable top-level function) makes the labeller, once per
     worker process; ``workers > 1`` uses that many spawned processes, each with
     ``torch_threads`` torch threads. ``checkpoint(out_path)`` is called after every
-    ``checkpoint_every`` new frames and at the end. Returns a dict of counts and timings.
+    ``checkpoint_every`` new frames and at the end. A task on which the labeller raises is
+    named on stderr, left out of the file (a later run tries it again) and listed in the
+    result's ``failed`` ({task_id: error}). Returns a dict of counts and timings.
     """
     done_tasks, _, n_before = read_done(out_path)
     todo = [t for t in tasks if t.task_id not in done_tasks]
@@ -310,7 +322,7 @@ def run_plan(tasks, calculator_factory, out_path, workers=1, torch_threads=1,
     if not bar.disable:
         bar.write(f"{len(tasks) - len(todo)} of {len(tasks)} tasks already in {out_path} ({n_before} frames); "
                   f"{len(todo)} to run", file=sys.stderr)
-    t0, counts = time.time(), dict(tasks=0, frames=0, calls=0, busy=0.0)
+    t0, counts, failed = time.time(), dict(tasks=0, frames=0, calls=0, busy=0.0), {}
     since_checkpoint = 0
     if workers <= 1:
         _init_worker(calculator_factory, torch_threads)
@@ -321,7 +333,12 @@ def run_plan(tasks, calculator_factory, out_path, workers=1, torch_threads=1,
         results = pool.imap(_work, todo)  # ordered: the file follows the plan
     try:
         with open(out_path, "a") as f:
-            for task, frames, n_calls, seconds in results:
+            for task, frames, n_calls, seconds, error in results:
+                if error is not None:
+                    failed[task.task_id] = error
+                    print(f"datagen: the labeller failed on task {task.task_id} ({error}); skipped", file=sys.stderr)
+                    bar.update(task.cost)
+                    continue
                 buf = io.StringIO()
                 ase.io.write(buf, frames, format="extxyz")
                 f.write(buf.getvalue())
@@ -343,9 +360,9 @@ def run_plan(tasks, calculator_factory, out_path, workers=1, torch_threads=1,
         bar.close()
     if checkpoint is not None and since_checkpoint:
         checkpoint(out_path)
-    return dict(tasks=len(todo), frames=counts["frames"], calls=counts["calls"],
+    return dict(tasks=len(todo) - len(failed), frames=counts["frames"], calls=counts["calls"],
                 seconds_per_call=counts["busy"] / max(counts["calls"], 1),
-                wall=time.time() - t0, frames_before=n_before)
+                wall=time.time() - t0, frames_before=n_before, failed=failed)
 
 
 def frame_key(atoms):

@@ -100,7 +100,7 @@ def main(argv=None):
     ap.add_argument("--n-insertion", type=int, default=300)
     ap.add_argument("--n-relax", type=int, default=280)
     ap.add_argument("--n-template", type=int, default=60)
-    ap.add_argument("--n-o2", type=int, default=40)
+    ap.add_argument("--n-gas", type=int, default=40, help="O2 frames")
     ap.add_argument("--n-bulk", type=int, default=80)
     ap.add_argument("--relax-steps", type=int, default=80)
     ap.add_argument("--relax-every", type=int, default=20)
@@ -135,8 +135,8 @@ def main(argv=None):
     template = cu110_c6x2_template(a=args.a, layers=4, vacuum=10.0, fixed_layers=2)
     plan = datagen.make_plan(
         template, seed=args.seed, n_insertion=args.n_insertion, n_relax=args.n_relax,
-        n_template=args.n_template, n_o2=args.n_o2, n_bulk=args.n_bulk,
-        relax_steps=args.relax_steps, relax_every=args.relax_every, bulk_a=args.a)
+        n_template=args.n_template, n_gas=args.n_gas, n_bulk=args.n_bulk,
+        relax_steps=args.relax_steps, relax_every=args.relax_every, lattice={"Cu": args.a})
     plan = plan[: args.max_tasks] if args.max_tasks is not None else plan
 
     def checkpoint(path):

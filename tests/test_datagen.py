@@ -26,7 +26,7 @@ class CountingEMT(EMT):
 
 
 def small_plan(template, **kwargs):
-    sizes = dict(n_insertion=3, n_relax=2, n_template=2, n_o2=2, n_bulk=2,
+    sizes = dict(n_insertion=3, n_relax=2, n_template=2, n_gas=2, n_bulk=2,
                  relax_steps=6, relax_every=3)
     return datagen.make_plan(template, **dict(sizes, **kwargs))
 
@@ -78,7 +78,8 @@ def test_plan_is_deterministic_and_interleaved():
     t = cu110_c6x2_template()
     p1, p2 = small_plan(t, seed=3), small_plan(t, seed=3)
     assert [x.task_id for x in p1] == [x.task_id for x in p2]
-    assert [x.kind for x in p1[:5]] == ["insertion", "relax", "template", "o2", "bulk_cu"]
+    assert [x.kind for x in p1[:5]] == ["insertion", "relax", "template", "bulk", "gas"]  # Cu, then O
+    assert [x.task_id for x in p1[3:5]] == ["s3/bulk-Cu-0000", "s3/gas-O-0000"]
     a = datagen.run_task(p1[0], EMT())[0]
     b = datagen.run_task(p2[0], EMT())[0]
     assert np.array_equal(a.positions, b.positions)
@@ -100,7 +101,7 @@ def test_pipeline_resumes_without_relabelling(tmp_path):
     assert len(ids) == len(set(ids))
     assert {f.info["task_id"] for f in frames} == {x.task_id for x in plan}
     assert {f.info["config_type"] for f in frames} == {
-        "insertion", "relax", "rattle", "template", "o2", "bulk_cu"}
+        "insertion", "relax", "rattle", "template", "gas", "bulk"}
     datagen.check_frames(frames, ["Cu", "O"])
     CALLS.clear()
     assert datagen.run_plan(plan, CountingEMT, out, progress=False)["tasks"] == 0
@@ -171,3 +172,64 @@ def test_two_worker_processes_give_the_same_file(tmp_path):
     assert [f.info["frame_id"] for f in a] == [f.info["frame_id"] for f in b]
     assert np.allclose([f.get_potential_energy() for f in a],
                        [f.get_potential_energy() for f in b])
+
+
+# ---- refgc data: any slab file, species and labeller ----------------------------------------
+
+SMALL = ["--n-insertion", "3", "--n-relax", "2", "--n-template", "1", "--n-gas", "2", "--n-bulk", "2",
+         "--relax-steps", "4", "--quiet"]
+
+
+@pytest.fixture
+def slab_file(tmp_path):
+    from refgc.surface import cu110_slab
+
+    path = tmp_path / "slab.extxyz"
+    ase.io.write(path, cu110_slab((2, 2)))
+    return path
+
+
+def test_refgc_data_labels_resumes_and_never_relabels(slab_file, tmp_path, capsys):
+    from refgc.cli import main
+
+    out = tmp_path / "data.extxyz"
+    assert main(["data", str(slab_file), "--species", "Cu", "O", "--labeller", "emt", "--out", str(out), *SMALL]) == 0
+    frames = ase.io.read(out, index=":")
+    assert {f.info["config_type"] for f in frames} >= {"insertion", "relax", "template", "gas", "bulk"}
+    assert {f.info["task_id"].split("/")[1].rsplit("-", 1)[0] for f in frames} >= {"gas-O", "bulk-Cu"}
+    datagen.check_frames(frames, ["Cu", "O"])
+    added = [f for f in frames if f.info["config_type"] == "insertion"]
+    assert all(len(f) - 16 <= 12 for f in added)  # at most 6 Cu and 6 O on the 36.9 Å² cell
+    assert "added atoms up to 6 Cu, 6 O" in capsys.readouterr().out
+    assert main(["data", str(slab_file), "--species", "Cu", "O", "--labeller", "emt", "--out", str(out), *SMALL]) == 0
+    assert "0 new frames from 0 tasks" in capsys.readouterr().out
+    assert len(ase.io.read(out, index=":")) == len(frames)
+
+
+def test_refgc_data_skips_what_the_labeller_fails_on(slab_file, tmp_path, capsys):
+    from refgc.cli import main
+
+    out = tmp_path / "data.extxyz"
+    args = ["data", str(slab_file), "--species", "Cu", "O", "--labeller", "flaky_labeller:flaky", "--out", str(out),
+            *SMALL]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert "the labeller failed on task" in captured.err and "SCF did not converge" in captured.err
+    assert "the labeller failed on" in captured.out
+    kept = {f.info["task_id"] for f in ase.io.read(out, index=":")}
+    assert kept and all(len(f) <= 16 or len(f) % 2 == 0 for f in ase.io.read(out, index=":"))
+    assert main(args) == 0  # a rerun tries only the failed tasks again
+    assert {f.info["task_id"] for f in ase.io.read(out, index=":")} == kept
+
+
+@pytest.mark.parametrize("labeller, message", [
+    ("flaky_labeller:no_oxygen", "labeller 'flaky_labeller:no_oxygen' cannot compute O (NotImplementedError"),
+    ("nonsense", "unknown labeller 'nonsense'"),
+])
+def test_refgc_data_refuses_before_any_work(slab_file, tmp_path, capsys, labeller, message):
+    from refgc.cli import main
+
+    out = tmp_path / "data.extxyz"
+    assert main(["data", str(slab_file), "--species", "Cu", "O", "--labeller", labeller, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and not out.exists()

@@ -141,8 +141,9 @@ assert dH_cu2o > 2.0  # the toy: oxidation is strongly uphill in EMT
 #   structures the search ends in, whose free energies get ranked;
 # * `template`: the bare slab (relaxed, then rattled), which is $E_\mathrm{slab}$ of
 #   $\Delta G$;
-# * `o2` and `bulk_cu`: O₂ at several bond lengths and rattled bulk Cu at several lattice
-#   constants, around the references $\mu^\mathrm{ref}$, so that the model learns energy
+# * `gas` and `bulk`: O₂ at several bond lengths and rattled bulk Cu at several lattice
+#   constants (the dimer of each gas-phase species, the crystal of each other one),
+#   around the references $\mu^\mathrm{ref}$, so that the model learns energy
 #   *differences* between the slab and the reservoirs, not only total energies.
 #
 # The plan is a pure function of the seed and the arguments. `datagen.run_plan` labels
@@ -155,10 +156,10 @@ assert dH_cu2o > 2.0  # the toy: oxidation is strongly uphill in EMT
 # %%
 template = cu110_c6x2_template(a=a_cu, layers=3, fixed_layers=1)
 if SMOKE:
-    sizes = dict(n_insertion=6, n_relax=2, n_template=2, n_o2=3, n_bulk=3, relax_steps=20, relax_every=5)
+    sizes = dict(n_insertion=6, n_relax=2, n_template=2, n_gas=3, n_bulk=3, relax_steps=20, relax_every=5)
 else:
-    sizes = dict(n_insertion=100, n_relax=25, n_template=8, n_o2=15, n_bulk=15, relax_steps=60, relax_every=10)
-plan = datagen.make_plan(template, seed=0, bulk_a=a_cu, o2_bond=o2_bond, **sizes)
+    sizes = dict(n_insertion=100, n_relax=25, n_template=8, n_gas=15, n_bulk=15, relax_steps=60, relax_every=10)
+plan = datagen.make_plan(template, seed=0, lattice={"Cu": a_cu}, bonds={"O": o2_bond}, **sizes)
 data_path = WORK / ("emt_smoke.extxyz" if SMOKE else "emt.extxyz")
 stats = datagen.run_plan(plan, EMT, data_path, workers=1, progress=False)
 print(f"{len(plan)} tasks: labelled {stats['frames']} new frames with {stats['calls']} EMT calls "
