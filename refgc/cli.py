@@ -3,7 +3,9 @@
     refgc optimize [SLAB_FILE] --mu O=-1.0 [--restarts N] [--seed S] [--out DIR] [options]
     refgc train DATA.extxyz [MORE.extxyz ...] --out MODEL.npz [options]
     refgc data SLAB --species Cu O --labeller SPEC --out DATA.extxyz [options]
+    refgc learn MODEL SLAB --labeller SPEC --rounds N --mu O=-1.5,-0.5 --out DIR [options]
     refgc validate RESULTS --labeller SPEC [--top N] [--fmax F] [--steps S]
+    refgc build RECIPE.toml [--print]
     refgc reference --out DIR
     refgc compare THEIRS.json [--reference DIR] [--rtol R] [--atol A]
 
@@ -18,6 +20,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from . import __version__
+from .parallel import SerialExecutor
 from .training import ARCHITECTURE, PRIOR, TrainSettings, train_from_files
 
 
@@ -52,7 +55,6 @@ def _assignments(items, what, convert=float):
 
 def _optimize(args):
     from .grandcanonical import optimize
-    from .parallel import SerialExecutor
     from .modelfile import load_model
     from .surface import cu110_c6x2_template
 
@@ -109,12 +111,21 @@ def _read_slab(path):
         raise ValueError(f"could not read the slab from {path} ({type(err).__name__}: {err})") from None
 
 
+def references_path(data):
+    """Where ``refgc data`` writes the labeller's references for the data file ``data``:
+    data.extxyz -> data.references.json."""
+    path = Path(data)
+    return path.with_name(path.name.split(".")[0] + ".references.json")
+
+
 def _data(args):
+    import json
+
     from ase import Atoms
 
     from . import datagen
     from .grandcanonical import default_candidates
-    from .labeller import labeller
+    from .labeller import labeller, references
     from .system import check_atoms, check_count
 
     lab = labeller(args.labeller)  # a bad spec fails here, before anything is read or computed
@@ -123,13 +134,21 @@ def _data(args):
     for name in ("n_insertion", "n_relax", "n_template", "n_gas", "n_bulk", "relax_steps"):
         check_count(getattr(args, name), "--" + name.replace("_", "-"))
     calc = lab()
-    for symbol in sorted(set(args.species) | set(slab.get_chemical_symbols())):  # what the labeller does not know
+    species = sorted(set(args.species) | set(slab.get_chemical_symbols()))
+    for symbol in species:  # what the labeller does not know
         try:
             atom = Atoms(symbol, cell=[10.0] * 3)
             atom.calc = calc
             atom.get_potential_energy()
         except Exception as err:
             raise ValueError(f"labeller {args.labeller!r} cannot compute {symbol} ({type(err).__name__}: {err})") from None
+    refs_path = Path(args.references or references_path(args.out))
+    recorded = json.loads(refs_path.read_text()) if refs_path.exists() else {}
+    if recorded.get("labeller") != args.labeller or sorted(recorded.get("mu_ref", {})) != species:
+        refs = {"labeller": args.labeller, "mu_ref": references(calc, species), "units": "eV"}
+        refs_path.write_text(json.dumps(refs, indent=1) + "\n")
+        print(f"{refs_path}: the labeller's references μ_ref "
+              + ", ".join(f"{s} {v:.4f} eV" for s, v in refs["mu_ref"].items()) + " (for refgc train --references)")
     max_added = default_candidates(slab, args.species)  # one per 7 Å² of surface and species
     plan = datagen.make_plan(slab, seed=args.seed, n_insertion=args.n_insertion, n_relax=args.n_relax,
                              n_template=args.n_template, n_gas=args.n_gas, n_bulk=args.n_bulk,
@@ -140,6 +159,39 @@ def _data(args):
     if stats["failed"]:
         print(f"the labeller failed on {len(stats['failed'])} task(s), skipped (a rerun tries them again): "
               + ", ".join(stats["failed"]))
+
+
+def _learn(args):
+    from .learn import learn
+
+    lab_mu = {}
+    for item in args.mu:
+        symbol, sep, values = item.partition("=")
+        try:
+            lab_mu[symbol.strip()] = [float(v) for v in values.split(",")]
+        except ValueError:
+            sep = ""
+        if not sep or not symbol.strip():
+            raise ValueError(f"--mu must look like SYMBOL=V1,V2,... (e.g. O=-1.5,-0.5), got {item!r}")
+    slab = _read_slab(args.slab)
+    final = learn(args.model, slab, args.labeller, rounds=args.rounds, mu=lab_mu, out=args.out, data=args.data,
+                  restarts=args.restarts, test_restarts=args.test_restarts, snapshots=args.snapshots,
+                  weight=args.weight, epochs=args.epochs, learning_rate=args.learning_rate, workers=args.workers,
+                  seed=args.seed, executor=SerialExecutor() if args.serial else None,
+                  progress=not args.quiet)
+    print(f"wrote {final} (the model kept last; each round's numbers in {args.out}/learn.json)")
+
+
+def _build(args):
+    import shlex
+
+    from .recipe import build, command_lines
+
+    if args.print:
+        for argv in command_lines(args.recipe):
+            print("refgc " + shlex.join(argv))
+        return 0
+    return build(args.recipe)
 
 
 def _validate(args):
@@ -245,8 +297,39 @@ def parser():
     d.add_argument("--n-bulk", type=int, default=80, help="crystals of each other species")
     d.add_argument("--relax-steps", type=int, default=80, help="steps of each relaxation at most")
     d.add_argument("--workers", type=int, default=1, help="labelling processes")
+    d.add_argument("--references", metavar="FILE",
+                   help="JSON file for the labeller's μ_ref (default: OUT's name with .references.json)")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
     d.set_defaults(run=_data)
+
+    a = sub.add_parser("learn", help="active learning: label where the model's optimizer goes, fine-tune, keep "
+                                     "what is better on held-out visits (resumable)")
+    a.add_argument("model", help="the model file to start from")
+    a.add_argument("slab", help="the template slab, any file ASE reads")
+    a.add_argument("--labeller", required=True, metavar="SPEC",
+                   help="emt, sevenn:MODEL (e.g. sevenn:7net-0), mace_mp:MODEL or module:factory")
+    a.add_argument("--rounds", type=int, required=True)
+    a.add_argument("--mu", action="append", required=True, metavar="X=V1,V2",
+                   help="the Δμ values of an element to optimize at, eV (repeat per element; every combination)")
+    a.add_argument("--out", required=True, help="folder for the rounds, learn.json and model.npz; rerun to resume")
+    a.add_argument("--data", nargs="+", help="the files the model was trained on (default: its provenance's)")
+    a.add_argument("--restarts", type=int, default=4, help="restarts per Δμ whose visits are trained on")
+    a.add_argument("--test-restarts", type=int, default=2, help="restarts per Δμ whose visits are held out")
+    a.add_argument("--snapshots", type=int, default=2, help="fractional-stage frames per restart besides its end")
+    a.add_argument("--weight", type=int, default=4, help="how many times the labelled visits count in training")
+    a.add_argument("--epochs", type=int, default=10, help="fine-tuning epochs per round at most")
+    a.add_argument("--learning-rate", type=float, default=1e-4, help="fine-tuning learning rate (other training "
+                                                                         "settings: the starting model's)")
+    a.add_argument("--workers", type=int, default=1, help="processes sharing each training batch")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--serial", action="store_true", help="run the restarts in this process")
+    a.add_argument("--quiet", action="store_true", help="no progress bars")
+    a.set_defaults(run=_learn)
+
+    b = sub.add_parser("build", help="run a recipe: the data, train, learn, ... steps that make a model (resumable)")
+    b.add_argument("recipe", help="TOML file of [[step]] tables, each a refgc command and its options")
+    b.add_argument("--print", action="store_true", help="print the steps' command lines, run nothing")
+    b.set_defaults(run=_build)
 
     v = sub.add_parser("validate", help="check the structures of a refgc optimize result with the labeller")
     v.add_argument("results", help="the folder or .db file that refgc optimize wrote")

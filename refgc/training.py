@@ -352,14 +352,15 @@ def _split_validation_from(paths, source, settings):
         raise ValueError(f"--validation-from {source} is not one of the DATA files {paths}")
     fraction = settings.validation_fraction
     training, validation = [], []
-    for path in paths:
+    for i, path in enumerate(paths):
         frames = read_frames(path)
         if path in same:
             keep, val = split(frames, fraction, settings.seed)
             if not keep or not val:
                 raise ValueError(f"--validation-from {path}: a fraction of {fraction} of its {len(frames)} frames "
                                  "leaves nothing to train on or to validate with")
-            validation += [frames[k] for k in val]
+            if path not in paths[:i]:  # a file named k times is trained on k times, validated on once
+                validation += [frames[k] for k in val]
             frames = [frames[k] for k in keep]
         training += frames
     return training, validation
@@ -393,6 +394,8 @@ def train_from_files(data, out=None, *, validation=None, validation_from=None, t
     come from the file ``validation``, or from ``validation_from``, one of the ``data`` files,
     split by trajectory (``settings.validation_fraction``; for fine-tuning on appended data,
     the older files having been trained on), or by default from a split of all ``data``.
+    A file named k times in ``data`` is trained on k times, to weight it; as
+    ``validation_from`` its validation frames are taken once and never trained on.
     ``max_force`` (eV/Å) leaves out, and logs, frames with a larger force component.
     ``test``: held-out frames, scored after training and stored in the provenance.
 

@@ -1,0 +1,148 @@
+"""Active learning: teach a model where its own optimizer goes. ``refgc learn``.
+
+The optimizer goes wherever the model is lowest, and that is where the model's errors
+matter. One round:
+
+1. **optimize** with the current model at every Δμ of the grid (``restarts`` each);
+2. **label** what the restarts visited and ended in (:func:`refgc.datagen.frames_from_runs`:
+   each final structure and a few discretised snapshots of the fractional stage) with the
+   labeller;
+3. **hold out**: the same from other restarts (``test_restarts``, another seed), labelled
+   but never trained on;
+4. **fine-tune** the current model on the original data and every round's labels so far
+   (:func:`refgc.training.train_from_files` with ``init``, the validation frames drawn
+   from this round's labels);
+5. **keep** the new model only if its energy error on this round's held-out frames is no
+   larger than the current model's: a model is kept only where it is measured to be better.
+
+Everything is written under ``out``: ``round-K/`` (the optimizations, ``visits.extxyz``,
+``heldout.extxyz``, ``model.npz``, a training checkpoint), ``learn.json`` (the recipe and
+each finished round's numbers) and ``model.npz`` (the model kept last). Every step
+resumes: optimizations from their restarts on disk, labels from the frames already in the
+files, training from its checkpoint, rounds from ``learn.json``.
+"""
+
+import dataclasses
+import itertools
+import json
+import os
+import shutil
+from pathlib import Path
+
+from . import datagen
+from .data import read_frames
+from .grandcanonical import optimize
+from .labeller import labeller as make_labeller
+from .modelfile import load_model
+from .system import check_count
+from .training import TrainSettings, metrics, train_from_files
+
+__all__ = ["learn", "mu_grid", "training_settings"]
+
+
+def mu_grid(mu):
+    """{symbol: [Δμ, ...]} -> the list of every combination, e.g. {"O": [-1, 0], "Cu": [0]}
+    -> [{"O": -1, "Cu": 0}, {"O": 0, "Cu": 0}]."""
+    symbols = sorted(mu)
+    return [dict(zip(symbols, values)) for values in itertools.product(*(mu[s] for s in symbols))]
+
+
+def training_settings(provenance, **overrides):
+    """The :class:`~refgc.training.TrainSettings` the model with this ``provenance`` was
+    trained with (the latest training that ran epochs, through ``fine_tuned_from``; the
+    defaults if none is recorded), with ``overrides`` (None values ignored)."""
+    recorded = {}
+    while provenance:
+        settings = provenance.get("training", {}).get("settings", {})
+        if settings.get("max_epochs", 0) > 0:
+            recorded = settings
+            break
+        provenance = provenance.get("fine_tuned_from", {}).get("provenance")
+    known = {f.name for f in dataclasses.fields(TrainSettings)}
+    values = {k: v for k, v in recorded.items() if k in known}
+    return TrainSettings(**(values | {k: v for k, v in overrides.items() if v is not None}))
+
+
+def _label(mu):
+    return "_".join(f"{s}{v:+.2f}" for s, v in sorted(mu.items()))
+
+
+def _save(path, document):
+    tmp = Path(str(path) + ".tmp")
+    tmp.write_text(json.dumps(document, indent=1))
+    os.replace(tmp, path)
+
+
+def learn(model, slab, spec, *, rounds, mu, out, data=None, restarts=4, test_restarts=2, snapshots=2, weight=4,
+          epochs=10, learning_rate=1e-4, workers=1, seed=0, executor=None, progress=True, log=print):
+    """``rounds`` rounds of active learning from the model file ``model`` on ``slab``
+    (``ase.Atoms``) with the labeller ``spec``, at every Δμ of ``mu`` ({symbol: [Δμ, ...]},
+    eV). ``data``: the files the model was trained on (default: those its provenance names,
+    if they exist), fine-tuned on together with the new labels, each round's labels counted
+    ``weight`` times. Fine-tuning uses the starting model's recorded training settings
+    (:func:`training_settings`) with ``epochs`` epochs at most, ``learning_rate`` and
+    ``workers`` processes. Returns the path of the model kept last (``out/model.npz``)."""
+    lab = make_labeller(spec)  # a bad spec fails here, before anything is computed
+    check_count(rounds, "rounds", minimum=1)
+    check_count(restarts, "restarts", minimum=1)
+    check_count(test_restarts, "test_restarts", minimum=1)
+    check_count(epochs, "epochs", minimum=1)
+    check_count(weight, "weight", minimum=1)
+    if not learning_rate > 0:
+        raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
+    grid = mu_grid(mu)
+    if not grid:
+        raise ValueError("give at least one Δμ to learn at")
+    start = load_model(model)
+    if data is None:
+        data = start.provenance.get("data") or []
+        missing = [p for p in data if not Path(p).exists()]
+        if not data or missing:
+            raise ValueError(f"give --data: the files {model} was trained on "
+                             f"({'not recorded' if not data else 'missing: ' + ', '.join(missing)})")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    state_path = out / "learn.json"
+    recipe = dict(model=str(model), labeller=spec, rounds=rounds, mu={s: list(v) for s, v in mu.items()},
+                  data=[str(p) for p in data], restarts=restarts, test_restarts=test_restarts, snapshots=snapshots,
+                  weight=weight, epochs=epochs, learning_rate=learning_rate, seed=seed)
+    state = json.loads(state_path.read_text()) if state_path.exists() else {"recipe": recipe, "rounds": []}
+    if {**state["recipe"], "rounds": rounds} != recipe:  # more rounds continue a run; other options do not
+        differ = sorted(k for k in recipe if k != "rounds" and state["recipe"].get(k) != recipe[k])
+        raise ValueError(f"{state_path} records another run (it differs in {', '.join(differ)}); "
+                         "give another --out or the same options")
+    settings = training_settings(start.provenance, max_epochs=epochs, learning_rate=learning_rate, workers=workers)
+    state["recipe"] = recipe
+    current = state["rounds"][-1]["kept_model"] if state["rounds"] else str(model)
+    for r in range(len(state["rounds"]), rounds):
+        folder = out / f"round-{r}"
+        folder.mkdir(exist_ok=True)
+        model_r = load_model(current)
+        for kind, n, offset in (("visits", restarts, 0), ("heldout", test_restarts, 1)):
+            frames = []
+            for mu_k in grid:
+                result = optimize(slab, mu_k, model=model_r, restarts=n, seed=1000 * seed + 10 * r + offset,
+                                  executor=executor, progress=progress, output=folder / f"{kind}-{_label(mu_k)}")
+                frames += datagen.frames_from_runs(result.runs, snapshots, tag=f"r{r}/{kind}/{_label(mu_k)}")
+            stats = datagen.label(frames, lab, str(folder / f"{kind}.extxyz"), progress=progress)
+            if stats["failed"]:
+                log(f"round {r}: the labeller failed on {len(stats['failed'])} {kind} frame(s), skipped")
+        candidate = folder / "model.npz"
+        if not candidate.exists():
+            visits = [str(out / f"round-{k}" / "visits.extxyz") for k in range(r + 1)]
+            train_from_files([*data, *(visits * weight)], candidate, validation_from=visits[-1], init=current,
+                             checkpoint=folder / "checkpoint.npz", settings=settings, log=log if progress else None)
+            (folder / "checkpoint.npz").unlink(missing_ok=True)
+        heldout = read_frames(folder / "heldout.extxyz")
+        before, after = metrics(model_r, heldout), metrics(load_model(candidate), heldout)
+        kept = after["energy_mae_per_atom"] <= before["energy_mae_per_atom"]
+        current = str(candidate) if kept else current
+        state["rounds"].append(dict(round=r, heldout_frames=len(heldout), before=before, after=after, kept=kept,
+                                    kept_model=current))
+        _save(state_path, state)
+        log(f"round {r}: held-out energy MAE {1e3 * before['energy_mae_per_atom']:.2f} -> "
+            f"{1e3 * after['energy_mae_per_atom']:.2f} meV/atom, force MAE {before['force_mae']:.3f} -> "
+            f"{after['force_mae']:.3f} eV/Å ({len(heldout)} frames): {'kept' if kept else 'not kept'}")
+    final = out / "model.npz"
+    shutil.copyfile(current, final)
+    return final
