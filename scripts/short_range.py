@@ -22,9 +22,9 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 from ase import Atoms  # noqa: E402
-from make_default_data import sevennet_factory  # noqa: E402  (scripts/: the labeller, as it labelled the data)
 
 import refgc  # noqa: E402
+from refgc.labeller import labeller as make_labeller  # noqa: E402
 from refgc.surface import cu110_c6x2_template  # noqa: E402
 
 
@@ -38,7 +38,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", help="model file (default: the shipped model)")
     args = ap.parse_args()
-    labeller, model = sevennet_factory(), refgc.Calculator(refgc.load_model(args.model))
+    labeller, model = make_labeller("sevenn:7net-0")(), refgc.Calculator(refgc.load_model(args.model))
     slab = cu110_c6x2_template()
     top = int(slab.positions[:, 2].argmax())
     heights = np.round(np.arange(0.5, 2.61, 0.1), 2)

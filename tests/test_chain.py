@@ -182,3 +182,16 @@ def test_bad_recipes_are_one_line(tmp_path, capsys, text, message):
     assert main(["build", str(tmp_path / "r.toml")]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_the_shipped_recipe_is_valid():
+    """recipes/cu110/recipe.toml: every step is a command line refgc accepts."""
+    from pathlib import Path
+
+    from refgc.cli import parser
+    from refgc.recipe import command_lines
+
+    lines = command_lines(Path(__file__).parents[1] / "recipes" / "cu110" / "recipe.toml")
+    assert [argv[0] for argv in lines] == ["data", "data", "data", "data", "train", "learn"]
+    for argv in lines:
+        parser().parse_args(argv)  # exits on an option the command does not have

@@ -31,8 +31,8 @@
 # where experiment has −1.75 eV per O (computed below). A model trained on EMT
 # learns EMT, toy oxygen included; this is fine for learning the workflow and useless for
 # predicting oxide surfaces. The default refgc model is trained on labels from the
-# SevenNet-0 machine-learned potential, made by `scripts/make_default_data.py` with
-# exactly the same `datagen` calls as below, only with SevenNet-0 as the labeller and a
+# SevenNet-0 machine-learned potential, made by `refgc data` (`recipes/cu110/recipe.toml`) with
+# the same `datagen` calls as below, only with SevenNet-0 as the labeller and a
 # larger plan.
 #
 # Run it as a script (`python tutorials/05_train.py`) or open it as a notebook with
