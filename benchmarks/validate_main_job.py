@@ -1,0 +1,87 @@
+"""The main job checked with the labeller: the model card's numbers and the trust bars.
+
+    python benchmarks/validate_main_job.py --out DIR [--model MODEL.npz] [--seeds 0 1]
+        [--dmu -2 -1.5 -1 -0.5 0] [--top 3] [--fmax 0.01] [--labeller sevenn:7net-0]
+
+For each seed and Δμ_O: ``refgc optimize --mu O=DMU --mu Cu=0 --seed SEED`` on the c(6×2)
+template (8 restarts, the defaults) into DIR/seed-SEED/O=DMU, then ``refgc validate`` of
+its ``--top`` best distinct structures with the labeller (relaxed to ``--fmax``). Prints
+one row per seed and Δμ_O, the model's error at its own geometry over all checked
+structures, and the bars the default model is held to:
+
+- median |model − labeller| ≤ 15 meV/atom over the top 3 of every run, none above 30;
+- the same winner as the labeller after relaxation, at every seed and Δμ_O;
+- no result with a hole: no restart's answer flagged by the contact check.
+
+Everything resumes (the optimizations from their restarts, the validations from
+``validation.json``); DIR/summary.json keeps the rows. SevenNet-0 needs ``refgc[label]``.
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from refgc.cli import main as refgc
+from refgc.validate import validate
+
+
+def check(folder, model, seed, dmu, top, fmax, labeller):
+    args = ["optimize", "--mu", f"O={dmu}", "--mu", "Cu=0", "--seed", str(seed), "--quiet", "--out", str(folder)]
+    if refgc(args + (["--model", str(model)] if model else [])):
+        raise SystemExit(f"refgc {' '.join(args)} failed")
+    v = validate(folder, labeller, top=top, fmax=fmax, progress=False)
+    summary = json.loads((folder / "summary.json").read_text())
+    model_best, labeller_best = v.winners()
+    return dict(seed=seed, dmu=dmu,
+                rows=[dict(composition=r["composition"], model=r["model"], labeller_at_model=r["labeller_at_model"],
+                           labeller_relaxed=r["labeller_relaxed"], error_meV_per_atom=1e3 * r["error_per_atom"],
+                           labeller_rank=r["labeller_rank"]) for r in v.checked],
+                template_rank=next(r["labeller_rank"] for r in v.rows if r["key"] == "template"),
+                same_winner=model_best is labeller_best,
+                flagged=[f"restart {r['restart']}: {'; '.join(r['flags'])}" for r in summary["runs"] if r.get("flags")])
+
+
+def added(composition):
+    return " ".join(f"{s}{n}" for s, n in composition.items() if n) or "bare"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--model", help="model file (default: the shipped model)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--dmu", type=float, nargs="+", default=[-2.0, -1.5, -1.0, -0.5, 0.0])
+    ap.add_argument("--top", type=int, default=3)
+    ap.add_argument("--fmax", type=float, default=0.01)
+    ap.add_argument("--labeller", default="sevenn:7net-0")
+    args = ap.parse_args()
+    results = []
+    for seed in args.seeds:
+        for dmu in args.dmu:
+            results.append(check(args.out / f"seed-{seed}" / f"O={dmu:g}", args.model, seed, dmu, args.top, args.fmax,
+                                 args.labeller))
+            r = results[-1]
+            print(f"seed {seed} Δμ_O {dmu:+.1f}: " + ", ".join(
+                f"{added(row['composition'])} {row['model']:+.3f} (labeller {row['labeller_at_model']:+.3f}, relaxed "
+                f"{row['labeller_relaxed']:+.3f}, {row['error_meV_per_atom']:+.1f} meV/atom, rank "
+                f"{row['labeller_rank']})" for row in r["rows"])
+                + f"; template rank {r['template_rank']}; winner {'same' if r['same_winner'] else 'CHANGES'}"
+                + (f"; flagged: {', '.join(r['flagged'])}" if r["flagged"] else ""), flush=True)
+    errors = np.abs([row["error_meV_per_atom"] for r in results for row in r["rows"]])
+    verdict = dict(median=float(np.median(errors)), largest=float(errors.max()), n=len(errors),
+                   above_30=int((errors > 30).sum()), winners_same=sum(r["same_winner"] for r in results),
+                   runs=len(results), flagged=sum(len(r["flagged"]) for r in results))
+    verdict["bars_met"] = bool(verdict["median"] <= 15 and verdict["largest"] <= 30
+                               and verdict["winners_same"] == verdict["runs"] and verdict["flagged"] == 0)
+    (args.out / "summary.json").write_text(json.dumps(dict(model=args.model or "default", labeller=args.labeller,
+                                                           verdict=verdict, results=results), indent=1))
+    print(f"\n|model − labeller| at the model's geometry: median {verdict['median']:.1f} meV/atom, largest "
+          f"{verdict['largest']:.1f}, {verdict['above_30']} of {verdict['n']} above 30; the same winner in "
+          f"{verdict['winners_same']} of {verdict['runs']} runs; {verdict['flagged']} flagged restarts; "
+          f"bars {'met' if verdict['bars_met'] else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
