@@ -23,11 +23,14 @@ files, training from its checkpoint, rounds from ``learn.json``.
 """
 
 import dataclasses
+import hashlib
 import itertools
 import json
 import os
 import shutil
 from pathlib import Path
+
+import numpy as np
 
 from . import datagen
 from .data import read_frames
@@ -61,6 +64,18 @@ def training_settings(provenance, **overrides):
     known = {f.name for f in dataclasses.fields(TrainSettings)}
     values = {k: v for k, v in recorded.items() if k in known}
     return TrainSettings(**(values | {k: v for k, v in overrides.items() if v is not None}))
+
+
+def fingerprint(atoms):
+    """A short name of a structure that changes when it does: formula and a digest of its
+    species, positions (to 10⁻⁶ Å), cell and fixed atoms."""
+    from ase.constraints import FixAtoms
+
+    fixed = sorted(int(i) for c in atoms.constraints if isinstance(c, FixAtoms) for i in c.index)
+    digest = hashlib.sha256()
+    for part in (atoms.numbers, np.round(atoms.positions, 6), np.round(np.asarray(atoms.cell), 6), np.array(fixed)):
+        digest.update(np.ascontiguousarray(part).tobytes())
+    return f"{atoms.get_chemical_formula()} {digest.hexdigest()[:12]}"
 
 
 def _label(mu):
@@ -103,7 +118,8 @@ def learn(model, slab, spec, *, rounds, mu, out, data=None, restarts=4, test_res
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     state_path = out / "learn.json"
-    recipe = dict(model=str(model), labeller=spec, rounds=rounds, mu={s: list(v) for s, v in mu.items()},
+    recipe = dict(model=str(model), slab=fingerprint(slab), labeller=spec, rounds=rounds,
+                  mu={s: list(v) for s, v in mu.items()},
                   data=[str(p) for p in data], restarts=restarts, test_restarts=test_restarts, snapshots=snapshots,
                   weight=weight, epochs=epochs, learning_rate=learning_rate, seed=seed)
     state = json.loads(state_path.read_text()) if state_path.exists() else {"recipe": recipe, "rounds": []}
@@ -111,8 +127,9 @@ def learn(model, slab, spec, *, rounds, mu, out, data=None, restarts=4, test_res
         differ = sorted(k for k in recipe if k != "rounds" and state["recipe"].get(k) != recipe[k])
         raise ValueError(f"{state_path} records another run (it differs in {', '.join(differ)}); "
                          "give another --out or the same options")
-    settings = training_settings(start.provenance, max_epochs=epochs, learning_rate=learning_rate, workers=workers)
     state["recipe"] = recipe
+    _save(state_path, state)  # from the start: a half-done round is resumed only by the same options
+    settings = training_settings(start.provenance, max_epochs=epochs, learning_rate=learning_rate, workers=workers)
     current = state["rounds"][-1]["kept_model"] if state["rounds"] else str(model)
     for r in range(len(state["rounds"]), rounds):
         folder = out / f"round-{r}"

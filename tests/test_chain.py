@@ -56,6 +56,10 @@ def test_learn_optimize_validate_and_resume(chain, tmp_path, capsys):
     assert main([*learn, "--epochs", "3"]) == 2  # another recipe in the same folder is refused, in one line
     err = capsys.readouterr().err
     assert "records another run (it differs in epochs)" in err and err.count("\n") == 1
+    other = tmp_path / "other.extxyz"
+    ase.io.write(other, cu110_slab((2, 3)))
+    assert main([learn[0], learn[1], str(other), *learn[3:]]) == 2  # and another slab
+    assert "it differs in slab" in capsys.readouterr().err
 
     result = tmp_path / "result"
     assert main(["optimize", str(chain / "slab.extxyz"), "--mu", "O=-1.0", "--model", str(tmp_path / "learn" / "model.npz"),
@@ -76,7 +80,8 @@ def test_learn_interrupted_while_labelling_resumes_without_relabelling(chain, tm
     monkeypatch.setitem(flaky_labeller.STOP_AFTER, "n", whole // 2)
     with pytest.raises(KeyboardInterrupt):
         main([*learn, "--out", str(tmp_path / "cut")])
-    assert not (tmp_path / "cut" / "learn.json").exists()
+    assert json.loads((tmp_path / "cut" / "learn.json").read_text())["rounds"] == []  # the recipe, no round yet
+    assert main([*learn, "--out", str(tmp_path / "cut"), "--seed", "1"]) == 2  # a half-done round: same options only
     monkeypatch.setitem(flaky_labeller.STOP_AFTER, "n", None)
     assert main([*learn, "--out", str(tmp_path / "cut")]) == 0
     frames = ase.io.read(tmp_path / "cut" / "round-0" / "visits.extxyz", index=":")
