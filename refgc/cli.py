@@ -15,6 +15,7 @@ fine-tune the previous model on the larger set.
 """
 
 import argparse
+import json
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -58,9 +59,10 @@ def _optimize(args):
     from .modelfile import load_model
     from .surface import cu110_c6x2_template
 
+    mu = _assignments(args.mu, "--mu")
+    conditions = _gas_conditions(args, mu)
     slab = _read_slab(args.slab) if args.slab else cu110_c6x2_template()
     model = load_model(args.model)
-    mu = _assignments(args.mu, "--mu")
     candidates = _assignments(args.candidates, "--candidates", int) or None
     options = {k: v for k, v in (("existence", args.existence), ("existence_scale", args.existence_scale)) if v is not None}
     options.update(mixtures=args.mixtures, polish=not args.no_polish)
@@ -69,21 +71,51 @@ def _optimize(args):
     result = optimize(slab, mu, model=model, candidates=candidates, restarts=args.restarts, seed=args.seed,
                       executor=SerialExecutor() if args.serial else None, progress=not args.quiet, output=args.out,
                       **options)
-    print_ranking(result, mu)
+    if conditions and args.out and not str(args.out).endswith(".db"):
+        summary_path = Path(args.out) / "summary.json"
+        summary_path.write_text(json.dumps({**json.loads(summary_path.read_text()), "conditions": conditions}, indent=1))
+    print_ranking(result, mu, conditions)
     found = ", ".join(f"{' '.join(f'{s}{n}' for s, n in c['added'].items() if n) or 'nothing'} ×{c['restarts']}"
                       for c in result.compositions())
     print(f"\ncompositions the restarts ended with, best first: {found}")
     print(f"wrote {args.out}/ (best.extxyz, summary.json, every restart and its trajectory)")
 
 
-def print_ranking(result, mu):
+def _gas_conditions(args, mu):
+    """--T and --p as Δμ of the gas-phase elements (added to ``mu``); returns the
+    conditions for summary.json, or None without --p."""
+    from . import gas
+
+    if args.p is None:
+        if args.T is not None:
+            raise ValueError("--T needs --p, e.g. --T 600 --p O2=1e-9 (bar)")
+        if not mu:
+            raise ValueError("give --mu X=DMU, or --T and --p X2=BAR")
+        return None
+    if args.T is None:
+        raise ValueError("--p needs --T, the temperature in K")
+    by_formula = {formula: element for element, (formula, _) in gas.MOLECULES.items()}
+    pressures = _assignments(args.p, "--p")
+    for formula, p in pressures.items():
+        element = by_formula.get(formula)
+        if element is None:
+            raise ValueError(f"--p {formula}: not a gas refgc knows (known: {', '.join(gas.gases())})")
+        if element in mu:
+            raise ValueError(f"give Δμ_{element} by --mu or by --p {formula}, not both")
+        mu[element] = gas.delta_mu(element, args.T, p)
+    return {"T_K": args.T, "p_bar": pressures, "dmu_eV": {by_formula[f]: mu[by_formula[f]] for f in pressures}}
+
+
+def print_ranking(result, mu, conditions=None):
     """The table of ``refgc optimize``: the distinct answers, best first, with how many
     restarts found each and the contact check's flags; a warning when the best is flagged."""
     counts = {}
     for run in result.runs:
         key = next(r for r in result.distinct() if r.composition == run.composition and abs(r.gibbs - run.gibbs) < 1e-3)
         counts[key.restart] = counts.get(key.restart, 0) + 1
-    print(f"\nΔμ: {', '.join(f'{s} {v:+.3f} eV' for s, v in mu.items())}; surface {result.area:.2f} Å²; "
+    gas = (f" (T = {conditions['T_K']:g} K, " + ", ".join(f"p({f}) = {p:.3g} bar" for f, p in conditions["p_bar"].items())
+           + ")") if conditions else ""
+    print(f"\nΔμ: {', '.join(f'{s} {v:+.3f} eV' for s, v in mu.items())}{gas}; surface {result.area:.2f} Å²; "
           f"{len(result.runs)} restarts")
     print(f"{'rank':>4}  {'ΔG (eV)':>9}  {'ΔG (meV/Å²)':>11}  {'added':<14} {'found by':>8}  flags")
     ranking = result.distinct()
@@ -119,8 +151,6 @@ def references_path(data):
 
 
 def _data(args):
-    import json
-
     from ase import Atoms
 
     from . import datagen
@@ -222,8 +252,6 @@ def _validate(args):
 
 
 def _reference(args):
-    import json
-
     from .crosscheck import write_reference
 
     path = write_reference(args.out)
@@ -261,8 +289,11 @@ def parser():
 
     o = sub.add_parser("optimize", help="grand canonical optimization of a slab at given chemical potentials")
     o.add_argument("slab", nargs="?", help="the template slab, any file ASE reads (default: the Cu(110) c(6x2) template)")
-    o.add_argument("--mu", action="append", required=True, metavar="X=DMU",
+    o.add_argument("--mu", action="append", metavar="X=DMU",
                    help="Δμ of an element in eV relative to the model's reference, e.g. O=-1.0 (repeat for more)")
+    o.add_argument("--T", type=float, metavar="K", help="temperature in K, with --p")
+    o.add_argument("--p", action="append", metavar="X2=BAR",
+                   help="partial pressure of a gas in bar, e.g. O2=1e-9: Δμ_O from T and p (NIST-JANAF; refgc.gas)")
     o.add_argument("--candidates", nargs="+", metavar="X=N", help="candidate atoms per element (default: from the area)")
     o.add_argument("--restarts", type=int, default=8)
     o.add_argument("--seed", type=int)

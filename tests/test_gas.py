@@ -140,3 +140,43 @@ def test_bad_input_is_a_one_line_error(call, words):
     with pytest.raises(ValueError) as error:
         call()
     assert words in str(error.value) and "\n" not in str(error.value)
+
+
+# ---- refgc optimize --T --p ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--T", "600"], "--T needs --p"),
+    (["--p", "O2=1e-9"], "--p needs --T"),
+    (["--T", "600", "--p", "N2=1"], "no gas table for element 'N'"),
+    (["--T", "600", "--p", "Xe2=1"], "--p Xe2: not a gas refgc knows"),
+    (["--T", "600", "--p", "O2=1e-9", "--mu", "O=-1"], "give Δμ_O by --mu or by --p O2, not both"),
+    (["--T", "50", "--p", "O2=1"], "outside the O2 table's range"),
+    (["--T", "600", "--p", "O2=0"], "p_bar must be positive"),
+    ([], "give --mu X=DMU, or --T and --p X2=BAR"),
+])
+def test_optimize_conditions_errors_are_one_line(args, message, tmp_path, capsys):
+    from refgc.cli import main
+
+    assert main(["optimize", *args, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and not (tmp_path / "out").exists()
+
+
+def test_optimize_at_t_and_p_reports_both(tmp_path, capsys):
+    import json
+
+    import ase.io
+
+    from refgc.cli import main
+    from refgc.surface import cu110_slab
+
+    ase.io.write(tmp_path / "slab.extxyz", cu110_slab((2, 2)))
+    out = tmp_path / "out"
+    assert main(["optimize", str(tmp_path / "slab.extxyz"), "--T", "600", "--p", "O2=1e-9", "--mu", "Cu=0",
+                 "--restarts", "1", "--hops", "0", "--serial", "--quiet", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    expected = gas.delta_mu("O", 600, 1e-9)
+    assert summary["mu"]["O"] == pytest.approx(expected, abs=1e-12) and summary["mu"]["Cu"] == 0.0
+    assert summary["conditions"] == {"T_K": 600.0, "p_bar": {"O2": 1e-9}, "dmu_eV": {"O": summary["mu"]["O"]}}
+    assert f"O {expected:+.3f} eV (T = 600 K, p(O2) = 1e-09 bar)" in capsys.readouterr().out
