@@ -1,4 +1,4 @@
-"""The README's main job as a user runs it: wall, user and kernel time, and the restarts.
+"""The main job as a user runs it: wall, user and kernel time, and the restarts.
 
     python benchmarks/bench_main_job.py [--runs 3] [--seed 0] [--baseline SRC] [-- extra refgc optimize options]
 

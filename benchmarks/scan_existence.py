@@ -5,7 +5,7 @@
 
 For each setting and Δμ_O (Δμ_Cu = 0), ``--restarts`` restarts from the same seed, so the
 same insertions, on the c(6×2) template with the default candidates; prints the best and
-median ΔG and the mean evaluations per restart. One thread. The README's scan table.
+median ΔG and the mean evaluations per restart. One thread. Its conclusion is in docs/method.md.
 """
 
 import os

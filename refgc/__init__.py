@@ -2,7 +2,7 @@
 
 The reference implementation of an existence-weighted SchNet, the Gibbs free energy
 ΔG(x, q) of a surface with fractional candidate atoms, and its gradients in positions
-and existences. The public API is below; the README's "Layout" section maps the modules.
+and existences. The public API is below; docs/method.md ("Layout of the package") maps the modules.
 """
 
 from .calculator import Calculator

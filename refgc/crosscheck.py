@@ -221,7 +221,7 @@ def check_document(doc, where):
     """Raise ``CrossCheckError`` unless ``doc`` is a version-2 reference-format dict with
     uniquely named cases."""
     if not isinstance(doc, dict):
-        raise CrossCheckError(f"{where}: expected a JSON object (see the README's schema)")
+        raise CrossCheckError(f"{where}: expected a JSON object (see the schema in docs/crosscheck.md)")
     if doc.get("format") != FORMAT:
         raise CrossCheckError(f"{where}: 'format' is {doc.get('format')!r}, expected {FORMAT!r}")
     if doc.get("version") == 1:
@@ -231,7 +231,7 @@ def check_document(doc, where):
     if doc.get("version") != VERSION:
         raise CrossCheckError(f"{where}: 'version' is {doc.get('version')!r}, expected {VERSION}")
     if not isinstance(doc.get("cases"), list):
-        raise CrossCheckError(f"{where}: expected a list 'cases' (see the README's schema)")
+        raise CrossCheckError(f"{where}: expected a list 'cases' (see the schema in docs/crosscheck.md)")
     seen = set()
     for k, case in enumerate(doc["cases"]):
         if not isinstance(case, dict) or not isinstance(case.get("name"), str) or not isinstance(case.get("output"), dict):

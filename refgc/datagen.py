@@ -1,6 +1,6 @@
 r"""Training data for a grand canonical model: which structures, and how they are labelled.
 
-A model that drives the grand canonical search of METHOD.md §5 must know the energy of
+A model that drives the grand canonical search (docs/method.md) must know the energy of
 
 * **random insertions**: the search starts from candidates dropped at random above the
   slab (0–8 Cu and 0–8 O here), far from any minimum, with large forces;

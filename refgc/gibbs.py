@@ -76,7 +76,7 @@ def gibbs_free_energy(model, atoms, q, mu, n_template, template_energy=None, *, 
     ``q`` has one value per atom (``None``: ``atoms.arrays["existence"]`` or all ones);
     the template's must be 1. ``mu`` is {symbol: Δμ in eV}. ``template_energy`` defaults
     to the model's energy of ``atoms[:n_template]`` as given (pass the relaxed
-    template's energy to follow METHOD.md §4 exactly). ``dG_dq`` has shape (N,); its
+    template's energy to follow docs/method.md, "The Gibbs free energy", exactly). ``dG_dq`` has shape (N,); its
     template entries are ∂E/∂q_i, for information, since the template's q is fixed.
     """
     check_model(model)

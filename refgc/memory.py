@@ -3,7 +3,7 @@
 An evaluation allocates many (pairs × filters) arrays of a few MB and frees them before the
 next call. glibc serves blocks that large with ``mmap`` and gives them back to the kernel
 when they are freed, and trims the heap's free top, so every call page-faults freshly
-zeroed memory again: measured on the README's main job, the kernel's time (``sys``) was
+zeroed memory again: measured on the main job, the kernel's time (``sys``) was
 40–90 % of the user time, and one evaluation of 100 atoms took 1.4x as long as with the
 memory kept (a training step: 1.23x). :func:`keep_freed_memory`, which every evaluation
 and :func:`refgc.train` call, raises both thresholds once per process (with

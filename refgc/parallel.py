@@ -30,7 +30,7 @@ def single_threaded():
 
     A restart multiplies small matrices, so threads do not help it, and one worker per core
     each starting a BLAS thread per core oversubscribes the machine: measured with the
-    other core busy, the README's main job took 559 s, and 25 s with it. Call it in your own
+    other core busy, the main job took 559 s, and 25 s with it. Call it in your own
     workers (e.g. ``ProcessPoolExecutor(initializer=refgc.parallel.single_threaded)``)."""
     from threadpoolctl import threadpool_limits
 

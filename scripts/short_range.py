@@ -8,7 +8,7 @@ Prints two tables of energies (eV) relative to the largest distance:
   built (not relaxed), at heights d, with SevenNet-0 and with the model;
 * free dimers Cu–Cu, Cu–O and O–O in a 20 Å box with SevenNet-0.
 
-It is the check behind the README's remark that SevenNet-0 cannot supply a short-range
+It is the check behind docs/model.md's remark that SevenNet-0 cannot supply a short-range
 repulsion: its own curves turn over below about 1 Å (Cu–Cu, O–O) or are nearly flat
 (Cu above Cu), so a prior fitted to them, or active-learning labels of collapsed
 structures, would teach the network holes instead of walls.

@@ -42,7 +42,7 @@ def test_default_model_loads_with_provenance(model):
 
 
 def test_validation_frames_reproduce_the_recorded_held_out_accuracy(model, scores):
-    """The shipped file is the model whose held-out numbers the README and metadata report:
+    """The shipped file is the model whose held-out numbers docs/model.md and the metadata report:
     a quarter of the held-out frames gives the same MAEs within sampling noise."""
     recorded = model.provenance["test"]
     assert scores["n_frames"] == 48
@@ -67,7 +67,7 @@ def test_default_model_template_is_near_its_labeller(model):
 
 
 def test_main_job_command_runs_on_the_default_template(tmp_path, capsys):
-    """`refgc optimize --mu O=-1.0 --mu Cu=0` (the README's main job), here 2 restarts in this
+    """`refgc optimize --mu O=-1.0 --mu Cu=0` (the main job), here 2 restarts in this
     process; the best structure's ΔG is recomputed independently from the written files."""
     import json
 

@@ -1,4 +1,4 @@
-"""The five existence conditions of METHOD.md §3, on random Cu–O slabs and clusters."""
+"""The five existence conditions (docs/method.md), on random Cu–O slabs and clusters."""
 
 import numpy as np
 import pytest

@@ -203,7 +203,7 @@ def test_bad_input(stored):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("kind", ["slab", "cluster"])
 def test_plain_schnet_at_q_one(seed, kind):
-    """q = 1, no prior: refgc is the imported SchNet (METHOD.md §3, condition 4)."""
+    """q = 1, no prior: refgc is the imported SchNet (docs/method.md, the existence conditions, 4)."""
     net = twin(seed, readout_activation="silu")
     model = from_schnetpack(net.state_dict(), SPECIES, readout_activation="silu")
     atoms, _ = random_system(seed, kind)

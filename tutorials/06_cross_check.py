@@ -79,7 +79,7 @@ for case in reference["cases"]:
 # %% [markdown]
 # ## 2. Load refgc's model file into the PyTorch implementation
 #
-# The conventions an implementer must match are listed in the README ("Implementing the
+# The conventions an implementer must match are listed in docs/crosscheck.md ("Implementing the
 # model elsewhere"). Loading the weights shows three of them: refgc stores Dense weights
 # (in, out), PyTorch (out, in), so every weight is transposed; refgc's embedding is indexed
 # by the position of the element in `species`, SchNetPack's by atomic number; refgc's
