@@ -205,6 +205,7 @@ def _learn(args):
             raise ValueError(f"--mu must look like SYMBOL=V1,V2,... (e.g. O=-1.5,-0.5), got {item!r}")
     slab = _read_slab(args.slab)
     final = learn(args.model, slab, args.labeller, rounds=args.rounds, mu=lab_mu, out=args.out, data=args.data,
+                  test=args.test,
                   restarts=args.restarts, test_restarts=args.test_restarts, snapshots=args.snapshots,
                   weight=args.weight, epochs=args.epochs, learning_rate=args.learning_rate, workers=args.workers,
                   seed=args.seed, executor=SerialExecutor() if args.serial else None,
@@ -344,6 +345,7 @@ def parser():
                    help="the Δμ values of an element to optimize at, eV (repeat per element; every combination)")
     a.add_argument("--out", required=True, help="folder for the rounds, learn.json and model.npz; rerun to resume")
     a.add_argument("--data", nargs="+", help="the files the model was trained on (default: its provenance's)")
+    a.add_argument("--test", help="frames never trained on, scored each round (default: the model's test file)")
     a.add_argument("--restarts", type=int, default=4, help="restarts per Δμ whose visits are trained on")
     a.add_argument("--test-restarts", type=int, default=2, help="restarts per Δμ whose visits are held out")
     a.add_argument("--snapshots", type=int, default=2, help="fractional-stage frames per restart besides its end")
@@ -387,8 +389,8 @@ def parser():
     t.add_argument("data", nargs="+", help="extended XYZ files with energies and forces (.xz/.gz allowed)")
     t.add_argument("--out", required=True, help="model file to write (.npz)")
     t.add_argument("--validation", help="frames for early stopping (default: a split of DATA by trajectory)")
-    t.add_argument("--validation-from", metavar="FILE",
-                   help="draw the validation split (--validation-fraction, by trajectory) from this DATA file "
+    t.add_argument("--validation-from", metavar="FILE", nargs="+",
+                   help="draw the validation split (--validation-fraction, by trajectory) from these DATA files "
                         "only; for fine-tuning on appended data")
     t.add_argument("--test", help="held-out frames, never trained on: their errors are printed and stored")
     t.add_argument("--references", help="JSON with {'mu_ref': {symbol: eV}, ...} to store in the model")

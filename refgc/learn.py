@@ -88,13 +88,15 @@ def _save(path, document):
     os.replace(tmp, path)
 
 
-def learn(model, slab, spec, *, rounds, mu, out, data=None, restarts=4, test_restarts=2, snapshots=2, weight=4,
+def learn(model, slab, spec, *, rounds, mu, out, data=None, test=None, restarts=4, test_restarts=2, snapshots=2, weight=4,
           epochs=10, learning_rate=1e-4, workers=1, seed=0, executor=None, progress=True, log=print):
     """``rounds`` rounds of active learning from the model file ``model`` on ``slab``
     (``ase.Atoms``) with the labeller ``spec``, at every Δμ of ``mu`` ({symbol: [Δμ, ...]},
     eV). ``data``: the files the model was trained on (default: those its provenance names,
     if they exist), fine-tuned on together with the new labels, each round's labels counted
-    ``weight`` times. Fine-tuning uses the starting model's recorded training settings
+    ``weight`` times, validated (early stopping) on a split of this round's labels and of the
+    files the model was validated on, if recorded. ``test``: frames never trained on (default:
+    the model's recorded test file), scored before and after each round. Fine-tuning uses the starting model's recorded training settings
     (:func:`training_settings`) with ``epochs`` epochs at most, ``learning_rate`` and
     ``workers`` processes. Returns the path of the model kept last (``out/model.npz``)."""
     lab = make_labeller(spec)  # a bad spec fails here, before anything is computed
@@ -115,12 +117,17 @@ def learn(model, slab, spec, *, rounds, mu, out, data=None, restarts=4, test_res
         if not data or missing:
             raise ValueError(f"give --data: the files {model} was trained on "
                              f"({'not recorded' if not data else 'missing: ' + ', '.join(missing)})")
+    recorded = start.provenance.get("validation_from") or []
+    validate_on = [p for p in ([recorded] if isinstance(recorded, str) else recorded) if str(p) in map(str, data)]
+    if test is None:
+        test = start.provenance.get("test", {}).get("file")
+        test = test if test and Path(test).exists() else None
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     state_path = out / "learn.json"
     recipe = dict(model=str(model), slab=fingerprint(slab), labeller=spec, rounds=rounds,
                   mu={s: list(v) for s, v in mu.items()},
-                  data=[str(p) for p in data], restarts=restarts, test_restarts=test_restarts, snapshots=snapshots,
+                  data=[str(p) for p in data], test=str(test) if test else None, restarts=restarts, test_restarts=test_restarts, snapshots=snapshots,
                   weight=weight, epochs=epochs, learning_rate=learning_rate, seed=seed)
     state = json.loads(state_path.read_text()) if state_path.exists() else {"recipe": recipe, "rounds": []}
     if {**state["recipe"], "rounds": rounds} != recipe:  # more rounds continue a run; other options do not
@@ -147,19 +154,27 @@ def learn(model, slab, spec, *, rounds, mu, out, data=None, restarts=4, test_res
         candidate = folder / "model.npz"
         if not candidate.exists():
             visits = [str(out / f"round-{k}" / "visits.extxyz") for k in range(r + 1)]
-            train_from_files([*data, *(visits * weight)], candidate, validation_from=visits[-1], init=current,
+            train_from_files([*data, *(visits * weight)], candidate, validation_from=[*validate_on, visits[-1]],
+                             init=current,
                              checkpoint=folder / "checkpoint.npz", settings=settings, log=log if progress else None)
             (folder / "checkpoint.npz").unlink(missing_ok=True)
         heldout = read_frames(folder / "heldout.extxyz")
-        before, after = metrics(model_r, heldout), metrics(load_model(candidate), heldout)
+        new = load_model(candidate)
+        before, after = metrics(model_r, heldout), metrics(new, heldout)
         kept = after["energy_mae_per_atom"] <= before["energy_mae_per_atom"]
         current = str(candidate) if kept else current
-        state["rounds"].append(dict(round=r, heldout_frames=len(heldout), before=before, after=after, kept=kept,
-                                    kept_model=current))
+        row = dict(round=r, heldout_frames=len(heldout), before=before, after=after, kept=kept, kept_model=current)
+        if test:
+            test_frames = read_frames(test)
+            row["test"] = dict(file=str(test), before=metrics(model_r, test_frames), after=metrics(new, test_frames))
+        state["rounds"].append(row)
         _save(state_path, state)
-        log(f"round {r}: held-out energy MAE {1e3 * before['energy_mae_per_atom']:.2f} -> "
+        log(f"round {r}: held-out visits' energy MAE {1e3 * before['energy_mae_per_atom']:.2f} -> "
             f"{1e3 * after['energy_mae_per_atom']:.2f} meV/atom, force MAE {before['force_mae']:.3f} -> "
-            f"{after['force_mae']:.3f} eV/Å ({len(heldout)} frames): {'kept' if kept else 'not kept'}")
+            f"{after['force_mae']:.3f} eV/Å ({len(heldout)} frames): {'kept' if kept else 'not kept'}"
+            + ("" if not test else f"; test frames {1e3 * row['test']['before']['energy_mae_per_atom']:.2f} -> "
+               f"{1e3 * row['test']['after']['energy_mae_per_atom']:.2f} meV/atom, "
+               f"{row['test']['before']['force_mae']:.3f} -> {row['test']['after']['force_mae']:.3f} eV/Å"))
     final = out / "model.npz"
     shutil.copyfile(current, final)
     return final

@@ -343,13 +343,16 @@ ARCHITECTURE = {"cutoff": 6.0, "features": 64, "filters": None, "rbf": 20, "inte
 PRIOR = ("prior_strength", "prior_radius_scale")  # ModelConfig fields; fine-tuning may change them
 
 
-def _split_validation_from(paths, source, settings):
-    """(training, validation) frames when the validation split comes from one data file only:
-    when fine-tuning on appended data, the older files were trained on by the ``init`` model
-    and would make the validation loss measure forgetting, not generalisation."""
-    same = [path for path in paths if Path(path).resolve() == Path(source).resolve()]
-    if not same:
-        raise ValueError(f"--validation-from {source} is not one of the DATA files {paths}")
+def _split_validation_from(paths, sources, settings):
+    """(training, validation) frames when the validation split comes from some data files
+    only: when fine-tuning on appended data, the older files were trained on by the ``init``
+    model and would make the validation loss measure forgetting, not generalisation."""
+    same = []
+    for source in sources:
+        found = [path for path in paths if Path(path).resolve() == Path(source).resolve()]
+        if not found:
+            raise ValueError(f"--validation-from {source} is not one of the DATA files {paths}")
+        same += found
     fraction = settings.validation_fraction
     training, validation = [], []
     for i, path in enumerate(paths):
@@ -391,7 +394,7 @@ def train_from_files(data, out=None, *, validation=None, validation_from=None, t
     written to ``out`` (.npz) when given.
 
     Data: ``data`` is one path or several (``.xz``/``.gz``/``.bz2`` too). Validation frames
-    come from the file ``validation``, or from ``validation_from``, one of the ``data`` files,
+    come from the file ``validation``, or from ``validation_from``, one or a list of the ``data`` files,
     split by trajectory (``settings.validation_fraction``; for fine-tuning on appended data,
     the older files having been trained on), or by default from a split of all ``data``.
     A file named k times in ``data`` is trained on k times, to weight it; as
@@ -423,8 +426,9 @@ def train_from_files(data, out=None, *, validation=None, validation_from=None, t
             raise ValueError(f"unknown {what} options {unknown}: expected some of {', '.join(known)}")
     if validation and validation_from:
         raise ValueError("give --validation or --validation-from, not both")
-    if validation_from:
-        frames, validation_frames = _split_validation_from(paths, validation_from, settings)
+    sources = [validation_from] if isinstance(validation_from, (str, Path)) else list(validation_from or [])
+    if sources:
+        frames, validation_frames = _split_validation_from(paths, sources, settings)
     else:
         frames, validation_frames = read_frames(*paths), None
     dropped = []
@@ -448,8 +452,8 @@ def train_from_files(data, out=None, *, validation=None, validation_from=None, t
         )  # fmt: skip
     mu_ref = dict(start.mu_ref) if start is not None else {}
     provenance = {"data": [str(p) for p in paths], "n_frames": len(frames), "refgc_version": __version__}
-    if validation_from:
-        provenance["validation_from"] = str(validation_from)
+    if sources:
+        provenance["validation_from"] = str(sources[0]) if len(sources) == 1 else [str(p) for p in sources]
     if max_force is not None:
         provenance |= {"max_force": max_force, "n_left_out": len(dropped)}
     if start is not None:

@@ -39,13 +39,16 @@ def test_data_writes_the_labellers_references(chain):
 
 def test_learn_optimize_validate_and_resume(chain, tmp_path, capsys):
     learn = ["learn", str(chain / "model.npz"), str(chain / "slab.extxyz"), "--labeller", "flaky_labeller:counting",
-             "--data", str(chain / "data.extxyz"), "--out", str(tmp_path / "learn"), *LEARN]
+             "--data", str(chain / "data.extxyz"), "--test", str(chain / "data.extxyz"), "--out", str(tmp_path / "learn"),
+             *LEARN]
     flaky_labeller.CALLS["n"] = 0
     assert main(learn) == 0
     calls = flaky_labeller.CALLS["n"]
     assert calls > 0
     state = json.loads((tmp_path / "learn" / "learn.json").read_text())
     assert [r["round"] for r in state["rounds"]] == [0] and state["recipe"]["labeller"] == "flaky_labeller:counting"
+    scores = state["rounds"][0]["test"]
+    assert scores["before"]["n_frames"] == scores["after"]["n_frames"] == len(ase.io.read(chain / "data.extxyz", ":"))
     visits = ase.io.read(tmp_path / "learn" / "round-0" / "visits.extxyz", index=":")
     assert visits and all("energy" in a.calc.results for a in visits)
     kept = load_model(tmp_path / "learn" / "model.npz")

@@ -338,6 +338,13 @@ def test_command_line_validation_from_one_data_file(frames, tmp_path, capsys):
     assert "is not one of the DATA files" in capsys.readouterr().err
     assert main([*argv, "--validation-from", str(new), "--validation", str(old)]) == 2
     assert "not both" in capsys.readouterr().err
+    # several files: a split of each; a file named twice is trained on twice, validated on once
+    assert main(["train", str(old), str(new), str(new), "--out", str(out), *small, "--validation-fraction", "0.5",
+                 "--validation-from", str(old), str(new)]) == 0
+    n_old, n_new = 12 // 2, len(frames[12:]) // 2
+    assert f"training on {n_old + 2 * (len(frames[12:]) - n_new)} frames, validating on {n_old + n_new}" \
+        in capsys.readouterr().out
+    assert refgc.load_model(out).provenance["validation_from"] == [str(old), str(new)]
 
 
 @pytest.mark.parametrize("suffix", [".xz", ".gz", ".bz2"])
