@@ -120,6 +120,18 @@ print(f"{len(result.distinct())} distinct outcomes (same composition and ΔG wit
 print(f"best: ΔG = {result.gibbs:+.3f} eV per cell = {result.gibbs_per_area:+.1f} meV/Å², "
       f"added {result.composition}")
 
+# The result's ΔG is nothing but the free energy of formation, recomputed here from the
+# model's energies of the best structure and of the relaxed template, and the reservoir's
+# chemical potentials; and the best answer passes the contact check.
+mu_abs = chemical_potentials(model, mu)
+template = result.template.structure
+recomputed = (refgc.energy(model, result.best) - refgc.energy(model, template)
+              - sum(mu_abs[s] for s in result.best.get_chemical_symbols()[len(template):]))
+print(f"ΔG recomputed: {recomputed:+.6f} eV; contact check of the best: {result.flags(result.best_run) or 'passes'}")
+assert abs(recomputed - result.gibbs) < 1e-8
+assert result.gibbs <= 0.0  # never worse than the bare template, which is an answer too
+assert not result.flags(result.best_run)
+
 # %% [markdown]
 # A negative $\Delta G$ means the surface with those atoms is more stable than the bare
 # template in contact with O₂ at this $\Delta\mu_\mathrm{O}$ and with bulk copper. Different

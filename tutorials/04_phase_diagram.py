@@ -117,6 +117,13 @@ for k, ((made_at, run), problem) in enumerate(zip(structures, problems)):
 n_bad = sum(map(bool, problems))
 print(f"\n{n_bad} of {len(structures)} structures have a pair shorter than a physical bond")
 
+# Each line is ΔG(Δμ_O) = ΔG(made at) − n_O (Δμ_O − made at): a structure with more oxygen
+# falls faster as the gas gets richer in it, and no line bends.
+d0, d1 = diagram.dmu_values[0], diagram.dmu_values[-1]
+for made_at, run in structures:
+    slope = (diagram.gibbs_at(run, made_at, d1) - diagram.gibbs_at(run, made_at, d0)) / (d1 - d0)
+    assert abs(slope + run.composition.get("O", 0)) < 1e-9, (label(run), slope)
+
 # %% [markdown]
 # ## The stable structure at each Δμ (the paper's Figure 4)
 #
@@ -139,6 +146,13 @@ for dmu in diagram.dmu_values:
         made_at, run = lowest(sane, dmu)
         line += f"   {label(run):>16} {1e3 * diagram.gibbs_at(run, made_at, dmu) / diagram.area:>+12.1f}"
     print(line)
+
+# The diagram's stable structure is the lower envelope of all lines: at each Δμ_O it is at
+# least as low as what that Δμ_O's own optimization found, and never above the bare
+# template (ΔG = 0), which every optimization ranks.
+for dmu, result in zip(diagram.dmu_values, diagram.results):
+    made_at, run = diagram.stable(dmu)
+    assert diagram.gibbs_at(run, made_at, dmu) <= min(result.gibbs, 0.0) + 1e-9
 
 n = len(diagram.dmu_values)
 rows = [("stable", diagram.stable)] + ([("stable, physical", lambda dmu: lowest(sane, dmu))] if sane else [])
