@@ -1,4 +1,4 @@
-"""refgc's search against AGOX's: the table of docs/search.md, from the recorded rows.
+"""refgc's search against AGOX's: the table of docs/searching.md, from the recorded rows.
 
     python benchmarks/compare_search.py [--refgc benchmarks/results/search.jsonl] \\
         [--agox benchmarks/results/agox.jsonl] [--variant default]

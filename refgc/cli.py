@@ -288,7 +288,11 @@ def parser():
     p.add_argument("--version", action="version", version=f"refgc {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    o = sub.add_parser("optimize", help="grand canonical optimization of a slab at given chemical potentials")
+    def command(name, help):
+        """A sub-command whose --help (and the docs' reference) opens with its one-line help."""
+        return sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".")
+
+    o = command("optimize", "grand canonical optimization of a slab at given chemical potentials")
     o.add_argument("slab", nargs="?", help="the template slab, any file ASE reads (default: the Cu(110) c(6x2) template)")
     o.add_argument("--mu", action="append", metavar="X=DMU",
                    help="Δμ of an element in eV relative to the model's reference, e.g. O=-1.0 (repeat for more)")
@@ -315,7 +319,7 @@ def parser():
     o.add_argument("--quiet", action="store_true", help="no progress lines")
     o.set_defaults(run=_optimize)
 
-    d = sub.add_parser("data", help="label training data for a slab with a labeller (resumable)")
+    d = command("data", "label training data for a slab with a labeller (resumable)")
     d.add_argument("slab", help="the template slab, any file ASE reads (FixAtoms kept)")
     d.add_argument("--species", nargs="+", required=True, help="the elements to add, e.g. Cu O")
     d.add_argument("--labeller", required=True, metavar="SPEC",
@@ -334,7 +338,7 @@ def parser():
     d.add_argument("--quiet", action="store_true", help="no progress bar")
     d.set_defaults(run=_data)
 
-    a = sub.add_parser("learn", help="active learning: label where the model's optimizer goes, fine-tune, keep "
+    a = command("learn", "active learning: label where the model's optimizer goes, fine-tune, keep "
                                      "what is better on held-out visits (resumable)")
     a.add_argument("model", help="the model file to start from")
     a.add_argument("slab", help="the template slab, any file ASE reads")
@@ -359,12 +363,12 @@ def parser():
     a.add_argument("--quiet", action="store_true", help="no progress bars")
     a.set_defaults(run=_learn)
 
-    b = sub.add_parser("build", help="run a recipe: the data, train, learn, ... steps that make a model (resumable)")
+    b = command("build", "run a recipe: the data, train, learn, ... steps that make a model (resumable)")
     b.add_argument("recipe", help="TOML file of [[step]] tables, each a refgc command and its options")
     b.add_argument("--print", action="store_true", help="print the steps' command lines, run nothing")
     b.set_defaults(run=_build)
 
-    v = sub.add_parser("validate", help="check the structures of a refgc optimize result with the labeller")
+    v = command("validate", "check the structures of a refgc optimize result with the labeller")
     v.add_argument("results", help="the folder or .db file that refgc optimize wrote")
     v.add_argument("--labeller", required=True, metavar="SPEC",
                    help="emt, sevenn:MODEL (e.g. sevenn:7net-0), mace_mp:MODEL or module:factory")
@@ -374,18 +378,18 @@ def parser():
     v.add_argument("--quiet", action="store_true", help="no progress bar")
     v.set_defaults(run=_validate)
 
-    r = sub.add_parser("reference", help="write the cross-check reference suite (JSON) and its two model files")
+    r = command("reference", "write the cross-check reference suite (JSON) and its two model files")
     r.add_argument("--out", required=True, help="folder for reference.json, model.npz and model_silu.npz")
     r.set_defaults(run=_reference)
 
-    c = sub.add_parser("compare", help="compare another implementation's outputs with the reference suite")
+    c = command("compare", "compare another implementation's outputs with the reference suite")
     c.add_argument("theirs", help="their JSON file, in the reference schema (version 2)")
     c.add_argument("--reference", help="folder written by `refgc reference` (default: computed now)")
     c.add_argument("--rtol", type=float, help="relative tolerance for every quantity (default: per quantity)")
     c.add_argument("--atol", type=float, help="absolute tolerance for every quantity (default: per quantity)")
     c.set_defaults(run=_compare)
 
-    t = sub.add_parser("train", help="train a model on labelled extended XYZ frames")
+    t = command("train", "train a model on labelled extended XYZ frames")
     t.add_argument("data", nargs="+", help="extended XYZ files with energies and forces (.xz/.gz allowed)")
     t.add_argument("--out", required=True, help="model file to write (.npz)")
     t.add_argument("--validation", help="frames for early stopping (default: a split of DATA by trajectory)")

@@ -278,7 +278,7 @@ def _check_models(theirs, reference):
 def compare(theirs, reference, tolerances=None):
     """Rows (case, quantity, max_abs, max_rel, passed, ratio) for every case and quantity of
     ``reference`` (a dict), in causal order (embeddings layer by layer, then E, ΔG and
-    their gradients); ``ratio`` = max |err| / (atol + rtol·|ours|), ≤ 1 when passed.
+    their gradients); ``ratio`` = ``max |err| / (atol + rtol·|ours|)``, ≤ 1 when passed.
     Missing cases or quantities are failures (nan errors, infinite ratio). Raises
     ``CrossCheckError`` for a malformed file, another format or version, duplicate case
     names, or another model's digest."""

@@ -108,7 +108,7 @@ def _sorted_by_layer(atoms):
 
 
 def surface_area(atoms):
-    """Area of the surface cell, |a1 × a2| (Å²)."""
+    """Area of the surface cell, ``|a1 × a2|`` (Å²)."""
     return float(np.linalg.norm(np.cross(atoms.cell[0], atoms.cell[1])))
 
 

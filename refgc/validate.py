@@ -85,7 +85,7 @@ class Validation:
         return [r for r in self.rows if "error" not in r and r["key"] != "template"]
 
     def error_per_atom(self):
-        """|model − labeller| at the model's geometry, meV/atom: (median, max) over the checked rows."""
+        """The model's error ``|model − labeller|`` at the model's geometry, meV/atom: (median, max) over the checked rows."""
         errors = [abs(r["error_per_atom"]) * 1e3 for r in self.checked]
         return (float(np.median(errors)), float(np.max(errors))) if errors else (np.nan, np.nan)
 
