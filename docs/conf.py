@@ -52,7 +52,7 @@ nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_output_stderr = "remove"  # tqdm.auto warns that ipywidgets is missing; the tutorials print to stdout
 os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-os.environ.setdefault("REFGC_FIGURES", str(HERE / "_build" / "tutorial-figures"))
+os.environ.setdefault("REFGC_FIGURES", "../_build/tutorial-figures")  # relative to the tutorials, where they run
 
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3

@@ -319,5 +319,5 @@ fig.savefig(FIGURES / "03_insertion_map.png", dpi=120)
 # cheap first look at where to start.
 
 # %%
-print(f"figures written to {FIGURES.resolve()}")
+print(f"figures written to {FIGURES}")
 print(f"total {time.perf_counter() - T0:.0f} s")

@@ -320,5 +320,5 @@ else:
         fig.savefig(FIGURES / "04_sevennet.png", dpi=120)
 
 # %%
-print(f"figures written to {FIGURES.resolve()}")
+print(f"figures written to {FIGURES}")
 print(f"total {time.perf_counter() - T0:.0f} s")

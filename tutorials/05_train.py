@@ -413,5 +413,5 @@ fig.savefig(FIGURES / "05_existence.png", dpi=120)
 # model on it with `refgc.training.metrics(refgc.load_model(...), refgc.read_frames("test.extxyz"))`.
 
 # %%
-print(f"figures written to {FIGURES.resolve()}, data and model to {WORK.resolve()}")
+print(f"figures written to {FIGURES}, data and model to {WORK}")
 print(f"total {time.perf_counter() - T0:.0f} s")
