@@ -71,14 +71,33 @@ def _optimize(args):
     result = optimize(slab, mu, model=model, candidates=candidates, restarts=args.restarts, seed=args.seed,
                       executor=SerialExecutor() if args.serial else None, progress=not args.quiet, output=args.out,
                       **options)
-    if conditions and args.out and not str(args.out).endswith(".db"):
+    bulk = bulk_notes(model, mu)
+    extra = {k: v for k, v in (("conditions", conditions), ("bulk", bulk)) if v}
+    if extra and args.out and not str(args.out).endswith(".db"):
         summary_path = Path(args.out) / "summary.json"
-        summary_path.write_text(json.dumps({**json.loads(summary_path.read_text()), "conditions": conditions}, indent=1))
+        summary_path.write_text(json.dumps({**json.loads(summary_path.read_text()), **extra}, indent=1))
     print_ranking(result, mu, conditions)
+    if bulk:
+        print(f"\nnote: at these Δμ the bulk {' and '.join(n['compound'] for n in bulk)} "
+              f"{'is' if len(bulk) == 1 else 'are'} more stable than the reservoirs ({bulk[0]['labeller']}: "
+              + ", ".join(f"{n['compound']} by {n['margin_eV']:.3f} eV per formula unit" for n in bulk)
+              + "); every structure above is metastable against bulk formation")
     found = ", ".join(f"{' '.join(f'{s}{n}' for s, n in c['added'].items() if n) or 'nothing'} ×{c['restarts']}"
                       for c in result.compositions())
     print(f"\ncompositions the restarts ended with, best first: {found}")
     print(f"wrote {args.out}/ (best.extxyz, summary.json, every restart and its trajectory)")
+
+
+def bulk_notes(model, mu):
+    """The bulk compounds of the model's labeller that are stable at ``mu``: those with
+    ΔH_f ≤ Σ_X n_X Δμ_X (:mod:`refgc.bulk`), each with its margin in eV per formula unit."""
+    notes = []
+    for name, phase in model.bulk_phases.items():
+        margin = sum(n * mu.get(s, 0.0) for s, n in phase["formula"].items()) - phase["formation_energy"]
+        if margin >= 0:
+            notes.append({"compound": name, "formation_energy_eV": phase["formation_energy"], "margin_eV": margin,
+                          "labeller": phase.get("labeller") or "the model's labeller"})
+    return notes
 
 
 def _gas_conditions(args, mu):
@@ -155,6 +174,7 @@ def _data(args):
 
     from . import datagen
     from .grandcanonical import default_candidates
+    from .bulk import formation_energies
     from .labeller import labeller, references
     from .system import check_atoms, check_count
 
@@ -174,11 +194,16 @@ def _data(args):
             raise ValueError(f"labeller {args.labeller!r} cannot compute {symbol} ({type(err).__name__}: {err})") from None
     refs_path = Path(args.references or references_path(args.out))
     recorded = json.loads(refs_path.read_text()) if refs_path.exists() else {}
-    if recorded.get("labeller") != args.labeller or sorted(recorded.get("mu_ref", {})) != species:
-        refs = {"labeller": args.labeller, "mu_ref": references(calc, species), "units": "eV"}
+    if (recorded.get("labeller") != args.labeller or sorted(recorded.get("mu_ref", {})) != species
+            or "bulk_phases" not in recorded):
+        mu_ref = references(calc, species)
+        refs = {"labeller": args.labeller, "mu_ref": mu_ref, "units": "eV",
+                "bulk_phases": formation_energies(calc, mu_ref, labeller=args.labeller)}
         refs_path.write_text(json.dumps(refs, indent=1) + "\n")
         print(f"{refs_path}: the labeller's references μ_ref "
-              + ", ".join(f"{s} {v:.4f} eV" for s, v in refs["mu_ref"].items()) + " (for refgc train --references)")
+              + ", ".join(f"{s} {v:.4f} eV" for s, v in refs["mu_ref"].items())
+              + "".join(f"; {name} ΔH_f {p['formation_energy']:+.3f} eV" for name, p in refs["bulk_phases"].items())
+              + " (for refgc train --references)")
     max_added = default_candidates(slab, args.species)  # one per 7 Å² of surface and species
     plan = datagen.make_plan(slab, seed=args.seed, n_insertion=args.n_insertion, n_relax=args.n_relax,
                              n_template=args.n_template, n_gas=args.n_gas, n_bulk=args.n_bulk,

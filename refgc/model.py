@@ -126,13 +126,16 @@ class Model:
 
     ``mu_ref`` maps a species to its reference chemical potential in eV (for example
     ½E(O₂) and E(bulk Cu)/atom from the labeller that trained the model); species
-    without one cannot be candidates in a Gibbs free energy.
+    without one cannot be candidates in a Gibbs free energy. ``bulk_phases`` holds the
+    labeller's bulk compounds of the model's species ({name: {"formula", "formation_energy",
+    ...}}, eV per formula unit, see :mod:`refgc.bulk`), which bound a phase diagram.
     """
 
     config: ModelConfig
     params: dict
     mu_ref: dict = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
+    bulk_phases: dict = field(default_factory=dict)
 
     def __post_init__(self):
         expected = parameter_shapes(self.config)
@@ -153,6 +156,9 @@ class Model:
 
         for s, value in self.mu_ref.items():
             check_real(value, f"mu_ref[{s!r}]")
+        from .bulk import check_bulk_phases
+
+        check_bulk_phases(self.bulk_phases, self.config.species)
 
     @property
     def species(self):
@@ -166,7 +172,7 @@ class Model:
         """The same model with another repulsive prior (A in eV, the radius scale s); None keeps
         the current value. The prior has no trained parameters, so nothing else changes."""
         changes = {k: v for k, v in (("prior_strength", strength), ("prior_radius_scale", radius_scale)) if v is not None}
-        return Model(replace(self.config, **changes), self.params, self.mu_ref, self.provenance)
+        return replace(self, config=replace(self.config, **changes))
 
     def with_interactions(self, n, seed=0):
         """The same model grown to ``n`` interaction blocks, for fine-tuning with more capacity.
@@ -182,7 +188,7 @@ class Model:
         for t in range(self.config.n_interactions, n):
             for name in ("weight", "bias"):
                 params[f"interactions.{t}.f2out.1.{name}"] = np.zeros_like(grown.params[f"interactions.{t}.f2out.1.{name}"])
-        return Model(grown.config, params, self.mu_ref, self.provenance)
+        return replace(self, config=grown.config, params=params)
 
     def evaluate(self, species, positions, q, graph, gradients=True, method="backward", dtype="float64"):
         """E, or (E, ∂E/∂x, ∂E/∂q): the energy-model interface of refgc.

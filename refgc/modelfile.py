@@ -6,9 +6,11 @@ Layout (format version 1)::
                         {"format": "refgc-model", "format_version": 1,
                          "config": {ModelConfig fields}, "species": [...],
                          "mu_ref": {symbol: eV}, "provenance": {...},
+                         "bulk_phases": {compound: {"formula", "formation_energy", ...}},
                          "sha256": hex digest of the parameter arrays}
     <parameter name>  float64 array, one per entry of refgc.model.parameter_shapes
 
+``bulk_phases`` is optional (files written before it have none, and older refgc ignores it).
 The digest covers, for every parameter in sorted name order, the name, the shape and
 the little-endian float64 bytes. Files load with ``allow_pickle=False``; a file that is
 truncated, tampered with, carries object arrays, or does not match its config is
@@ -50,6 +52,7 @@ def save_model(model, path):
         "species": list(model.species),
         "mu_ref": {s: float(v) for s, v in model.mu_ref.items()},
         "provenance": model.provenance,
+        "bulk_phases": model.bulk_phases,
         "sha256": parameters_digest(params),
     }
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -106,6 +109,6 @@ def load_model(path=None):
     if parameters_digest(arrays) != meta["sha256"]:
         raise ValueError(f"{path}: SHA-256 of the parameters does not match the metadata: the file was modified or corrupted")
     try:  # Model checks the references (real, finite numbers for known species)
-        return Model(config, arrays, dict(meta["mu_ref"]), dict(meta["provenance"]))
+        return Model(config, arrays, dict(meta["mu_ref"]), dict(meta["provenance"]), dict(meta.get("bulk_phases", {})))
     except ValueError as err:
         raise ValueError(f"{path}: {err}") from None

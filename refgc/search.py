@@ -17,7 +17,7 @@ A restart is a pure function of its :class:`Problem` and a seed:
    ``fmax_fractional`` (0.02 eV/Å for positions, eV for κ·q): the relaxation that follows
    converges the positions anyway; a stop at 10⁻³ takes 1.7 times the calls and, on the
    default model, ends in the same best structure at 8 of 12 problems, a better one at 2
-   and a worse one at 2 (``benchmarks/bench_search.py``, docs/search.md). Much looser
+   and a worse one at 2 (``benchmarks/bench_search.py``, docs/searching.md). Much looser
    stops leave existences unsettled: at 0.05, a toy surface's candidates are discretised
    while crowding each other.
 3. **Discretise**: q ≥ ½ → 1, the rest are removed.
@@ -378,7 +378,7 @@ def hop(problem, atoms, energy, rng):
     model the minima reached from random insertions differ by up to 1 eV per cell at the
     same composition. One move and a relaxation (50–90 evaluations there) cross to a
     neighbouring minimum that a new restart (180–260) seldom reaches: 16 restarts without
-    hops find no better structure than 8, 8 with 3 hops each do (docs/search.md)."""
+    hops find no better structure than 8, 8 with 3 hops each do (docs/searching.md)."""
     gibbs, evaluations, moved = gibbs_of(problem, atoms, energy), 0, False
     for _ in range(problem.hops):
         trial, _ = perturb(problem, atoms, rng)

@@ -244,7 +244,7 @@ def _fingerprint(config, settings, train_set, val_set, init_params=None):
 
 
 def train(frames, config, *, settings=TrainSettings(), validation=None, mu_ref=None, provenance=None,
-          checkpoint=None, log=print, init=None):
+          checkpoint=None, log=print, init=None, bulk_phases=None):
     """Fit a model with ``config`` to labelled ``frames``; returns the best :class:`Model`.
 
     ``validation``: frames for early stopping; by default a ``settings.validation_fraction``
@@ -321,7 +321,7 @@ def train(frames, config, *, settings=TrainSettings(), validation=None, mu_ref=N
     finally:
         if parallel is not None:
             parallel.close()
-    result = Model(config, best, dict(mu_ref or {}), dict(provenance or {}))
+    result = Model(config, best, dict(mu_ref or {}), dict(provenance or {}), dict(bulk_phases or {}))
     history = state["history"]
     result.provenance["training"] = {
         "settings": asdict(settings),
@@ -451,6 +451,7 @@ def train_from_files(data, out=None, *, validation=None, validation_from=None, t
             n_rbf=arch["rbf"], n_interactions=arch["interactions"], **prior,
         )  # fmt: skip
     mu_ref = dict(start.mu_ref) if start is not None else {}
+    bulk_phases = dict(start.bulk_phases) if start is not None else {}
     provenance = {"data": [str(p) for p in paths], "n_frames": len(frames), "refgc_version": __version__}
     if sources:
         provenance["validation_from"] = str(sources[0]) if len(sources) == 1 else [str(p) for p in sources]
@@ -466,9 +467,11 @@ def train_from_files(data, out=None, *, validation=None, validation_from=None, t
         if not isinstance(refs, dict) or not isinstance(refs.get("mu_ref"), dict):
             raise ValueError(f"{references}: expected a JSON object with a 'mu_ref' mapping")
         mu_ref = {s: float(v) for s, v in refs["mu_ref"].items() if s in config.species}
+        bulk_phases = {name: phase for name, phase in refs.get("bulk_phases", {}).items()
+                       if set(phase.get("formula", {})) <= set(config.species)}
         provenance["references"] = refs
     model = train(frames, config, settings=settings, validation=validation_frames, mu_ref=mu_ref,
-                  provenance=provenance, checkpoint=checkpoint, log=log, init=start)
+                  provenance=provenance, checkpoint=checkpoint, log=log, init=start, bulk_phases=bulk_phases)
     if test:
         model.provenance["test"] = {"file": str(test), **metrics(model, read_frames(test))}
     model.provenance["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -124,3 +124,24 @@ def test_save_creates_the_folder(model, tmp_path):
     path = tmp_path / "new" / "folder" / "model.npz"
     refgc.save_model(model, path)
     assert refgc.load_model(path).config == model.config
+
+
+def test_bulk_phases_round_trip_and_are_checked(model, tmp_path):
+    from dataclasses import replace
+
+    bulk = {"Cu2O": {"formula": {"Cu": 2, "O": 1}, "formation_energy": -1.28, "labeller": "emt"}}
+    with_bulk = replace(model, bulk_phases=bulk)
+    refgc.save_model(with_bulk, tmp_path / "m.npz")
+    assert refgc.load_model(tmp_path / "m.npz").bulk_phases == bulk
+    assert with_bulk.with_prior(strength=2.0).bulk_phases == bulk  # derived models keep them
+    with pytest.raises(ValueError, match="elements the model does not know: \\['Zn'\\]"):
+        replace(model, bulk_phases={"ZnO": {"formula": {"Zn": 1, "O": 1}, "formation_energy": -3.0}})
+    with pytest.raises(ValueError, match="formation_energy must be a real number"):
+        replace(model, bulk_phases={"Cu2O": {"formula": {"Cu": 2, "O": 1}, "formation_energy": "low"}})
+
+
+def test_files_without_bulk_phases_load(model, saved):
+    arrays, metadata = read(saved)
+    metadata.pop("bulk_phases")
+    rewrite(saved, arrays, metadata)
+    assert refgc.load_model(saved).bulk_phases == {}

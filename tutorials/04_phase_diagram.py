@@ -51,6 +51,7 @@ from ase.optimize import BFGS  # noqa: E402
 
 import refgc  # noqa: E402
 from refgc.contacts import short_contacts  # noqa: E402
+from refgc.gas import delta_mu, pressure  # noqa: E402
 from refgc.parallel import SerialExecutor  # noqa: E402
 from refgc.surface import cu110_c6x2_template  # noqa: E402
 
@@ -215,6 +216,66 @@ for at in diagram.dmu_values:
     best_gen = min(means, key=means.get)
     print(f"evaluated at Δμ_O = {at:+.2f} eV: lowest mean ΔG from the restarts made at {best_gen:+.2f} eV"
           + ("" if best_gen == at else "  (not the panel's own Δμ)"))
+
+# %% [markdown]
+# ## Temperature, pressure and the bulk oxide
+#
+# Nobody sets $\Delta\mu_\mathrm{O}$ in a vacuum chamber; they set a temperature and a
+# pressure of O₂. For an ideal gas (`refgc.gas`, from the NIST-JANAF tables, $p^\circ$ =
+# 1 bar, per O atom, relative to ½E(O₂) without zero-point energy)
+#
+# $$\Delta\mu_\mathrm{O}(T, p) = \tfrac12\big[H(T) - H(0\,\mathrm{K}) - T S(T)\big]_{\mathrm{O_2}}
+#   + \tfrac12 k_B T \ln(p/p^\circ),$$
+#
+# so each $\Delta\mu_\mathrm{O}$ is a line in the $(T, \log p)$ plane. The diagram also
+# knows where it ends. The model file carries its labeller's formation energies of bulk
+# Cu₂O and CuO (`model.bulk_phases`, each crystal relaxed with its cell by SevenNet-0).
+# Once $\Delta\mu_\mathrm{O}$ pays for the most stable of them per O atom, $\Delta\mu_\mathrm{O}^\ast
+# = \Delta H_f(\mathrm{Cu_2O})$, copper oxidises through and through. Any surface
+# structure beyond that line is metastable: it can exist only as long as the bulk is slow
+# to oxidise.
+#
+# `diagram.plot()` draws the lines as a paper prints them. The lower envelope is bold,
+# with each stable phase labelled and drawn from the top. The bulk-oxide region is shaded,
+# and there is a pressure axis for each of three temperatures. `diagram.plot_conditions()`
+# maps the stable phase over $T$ and $\log p$.
+
+# %%
+x_star, oxide = diagram.bulk_limit()
+print("bulk phases of the model's labeller:",
+      ", ".join(f"{name} ΔH_f {p['formation_energy']:+.3f} eV per formula unit" for name, p in model.bulk_phases.items()))
+print(f"bulk {oxide} is stable above Δμ_O* = {x_star:+.3f} eV")
+for x0, x1, (made_at, run) in diagram.envelope():
+    state = "metastable (bulk oxide)" if x0 >= x_star else "stable" if x1 <= x_star else "stable, then metastable"
+    print(f"  {x0:+.3f} to {x1:+.3f} eV: {diagram.label(run):>10}  {state}")
+for T in (300, 600, 900):
+    print(f"  at {T} K: the bulk oxide forms above p(O₂) = {pressure('O', T, x_star):.1e} bar")
+
+fig = plt.figure(figsize=(13, 5.2))
+ax_lines, ax_map = fig.subplots(1, 2, gridspec_kw={"width_ratios": (1.25, 1)})
+diagram.plot(ax_lines, temperatures=(300, 600, 900))
+diagram.plot_conditions(ax_map, T=(300, 1000), p=(1e-15, 1e2))
+fig.tight_layout()
+fig.savefig(FIGURES / "04_conditions.png", dpi=120)
+
+# The envelope is the lowest line everywhere, its segments meet, and the map agrees with it.
+segments = diagram.envelope()
+assert all(abs(a[1] - b[0]) < 1e-12 for a, b in zip(segments, segments[1:]))
+for x in np.linspace(min(diagram.dmu_values), max(diagram.dmu_values), 25):
+    (gen, run) = next(seg[2] for seg in segments if seg[0] - 1e-9 <= x <= seg[1] + 1e-9)
+    assert diagram.gibbs_at(run, gen, x) <= min(diagram.gibbs_at(r, g, x) for g, r in structures) + 1e-9
+(gen, run), metastable = diagram.stable_at(600, 1e-9)
+print(f"at 600 K and 10⁻⁹ bar (Δμ_O = {delta_mu('O', 600, 1e-9):+.2f} eV): {diagram.label(run)}"
+      + (", metastable against bulk oxidation" if metastable else ""))
+
+# %% [markdown]
+# The known picture of O on Cu(110) is, as the O pressure rises: bare Cu(110), then the
+# p(2×1) added rows (–Cu–O– rows along every second trough), then the c(6×2), and then bulk
+# Cu₂O. Read the printed envelope against it. Two things limit the comparison. A phase
+# is on the diagram only if some restart found it: a coarse Δμ grid or few restarts can
+# miss one, and the c(6×2) cell holds a p(2×1)-like added row only in the form its size
+# allows. And the lines are the model's. How far they are from its labeller's is the
+# subject of the next section and of `refgc validate`.
 
 # %% [markdown]
 # ## Back to the labeller: SevenNet-0
