@@ -35,6 +35,9 @@ def test_data_writes_the_labellers_references(chain):
     refs = json.loads((chain / "data.references.json").read_text())
     assert refs["labeller"] == "emt" and set(refs["mu_ref"]) == {"Cu", "O"}
     assert load_model(chain / "model.npz").mu_ref == pytest.approx(refs["mu_ref"])
+    # the bulk compounds of Cu and O, relaxed by the labeller, go into the model file
+    assert set(refs["bulk_phases"]) == {"Cu2O", "CuO"} and refs["bulk_phases"]["Cu2O"]["labeller"] == "emt"
+    assert load_model(chain / "model.npz").bulk_phases == refs["bulk_phases"]
 
 
 def test_learn_optimize_validate_and_resume(chain, tmp_path, capsys):
@@ -52,6 +55,7 @@ def test_learn_optimize_validate_and_resume(chain, tmp_path, capsys):
     visits = ase.io.read(tmp_path / "learn" / "round-0" / "visits.extxyz", index=":")
     assert visits and all("energy" in a.calc.results for a in visits)
     kept = load_model(tmp_path / "learn" / "model.npz")
+    assert kept.bulk_phases == load_model(chain / "model.npz").bulk_phases  # fine-tuning keeps them
     assert kept.provenance["data"].count(str(tmp_path / "learn" / "round-0" / "visits.extxyz")) in (0, 4)
 
     assert main(learn) == 0  # done: resumes to the end with no labeller call and the same model
