@@ -1,0 +1,31 @@
+"""How each learn round trades accuracy: energy and force MAE of the default model and the
+rounds' models on the training frames, each round's visits and the test frames.
+
+    python benchmarks/learn_capacity.py     # reads data/default and data/default/learn; writes runs/capacity.json
+
+If every round raises the error on the frames it was trained on while the visits it was
+trained on stay well above them, the network (or its fine-tuning schedule) cannot fit both.
+"""
+import json
+from pathlib import Path
+
+from refgc import load_model, read_frames
+from refgc.training import metrics
+
+DATA = Path("data/default")
+rounds = sorted(DATA.glob("learn/round-*"), key=lambda p: int(p.name.split("-")[1]))
+models = {"default": None, **{r.name: r / "model.npz" for r in rounds if (r / "model.npz").exists()}}
+sets = {"train (every 8th frame)": sum((read_frames(DATA / f)[::8] for f in
+                                        ("train.extxyz.xz", "train2.extxyz.xz", "train3.extxyz.xz")), []),
+        **{f"{r.name} visits": read_frames(r / "visits.extxyz") for r in rounds if (r / "visits.extxyz").exists()},
+        "test (held out)": read_frames(DATA / "test.extxyz.xz")}
+out = {}
+for name, path in models.items():
+    model = load_model(path)
+    for label, frames in sets.items():
+        r = metrics(model, frames)
+        out[f"{name} | {label}"] = r
+        print(f"{name:8s} {label:25s} n={r['n_frames']:4d}  E {1e3 * r['energy_mae_per_atom']:6.2f} meV/atom  "
+              f"F {r['force_mae']:.3f} eV/Å", flush=True)
+Path("runs").mkdir(exist_ok=True)
+Path("runs/capacity.json").write_text(json.dumps(out, indent=1))
