@@ -22,6 +22,7 @@ from pathlib import Path
 
 from . import __version__
 from .parallel import SerialExecutor
+from .results import describe
 from .training import ARCHITECTURE, PRIOR, TrainSettings, train_from_files
 
 
@@ -68,6 +69,8 @@ def _optimize(args):
     options.update(mixtures=args.mixtures, polish=not args.no_polish)
     if args.hops is not None:
         options.update(hops=args.hops)
+    if args.removable:
+        options.update(removable=_removable(args.removable))
     result = optimize(slab, mu, model=model, candidates=candidates, restarts=args.restarts, seed=args.seed,
                       executor=SerialExecutor() if args.serial else None, progress=not args.quiet, output=args.out,
                       **options)
@@ -82,10 +85,19 @@ def _optimize(args):
               f"{'is' if len(bulk) == 1 else 'are'} more stable than the reservoirs ({bulk[0]['labeller']}: "
               + ", ".join(f"{n['compound']} by {n['margin_eV']:.3f} eV per formula unit" for n in bulk)
               + "); every structure above is metastable against bulk formation")
-    found = ", ".join(f"{' '.join(f'{s}{n}' for s, n in c['added'].items() if n) or 'nothing'} ×{c['restarts']}"
-                      for c in result.compositions())
+    found = ", ".join(f"{describe(c['added'], c.get('removed'))} ×{c['restarts']}" for c in result.compositions())
     print(f"\ncompositions the restarts ended with, best first: {found}")
     print(f"wrote {args.out}/ (best.extxyz, summary.json, every restart and its trajectory)")
+
+
+def _removable(values):
+    """--removable: ['top'] or indices, as refgc.optimize takes them."""
+    if values == ["top"]:
+        return "top"
+    try:
+        return [int(v) for v in values]
+    except ValueError:
+        raise ValueError(f"--removable takes 'top' or atom indices, got {' '.join(values)}") from None
 
 
 def bulk_notes(model, mu):
@@ -130,7 +142,7 @@ def print_ranking(result, mu, conditions=None):
     restarts found each and the contact check's flags; a warning when the best is flagged."""
     counts = {}
     for run in result.runs:
-        key = next(r for r in result.distinct() if r.composition == run.composition and abs(r.gibbs - run.gibbs) < 1e-3)
+        key = next(r for r in result.distinct() if r.change == run.change and abs(r.gibbs - run.gibbs) < 1e-3)
         counts[key.restart] = counts.get(key.restart, 0) + 1
     gas = (f" (T = {conditions['T_K']:g} K, " + ", ".join(f"p({f}) = {p:.3g} bar" for f, p in conditions["p_bar"].items())
            + ")") if conditions else ""
@@ -139,7 +151,7 @@ def print_ranking(result, mu, conditions=None):
     print(f"{'rank':>4}  {'ΔG (eV)':>9}  {'ΔG (meV/Å²)':>11}  {'added':<14} {'found by':>8}  flags")
     ranking = result.distinct()
     for rank, run in enumerate(ranking, 1):
-        added = " ".join(f"{s}{n}" for s, n in run.composition.items() if n) or "nothing"
+        added = run.describe()
         found_by = "template" if run.restart < 0 else counts[run.restart]
         flags = "; ".join(result.flags(run))
         print(f"{rank:4d}  {run.gibbs:9.3f}  {1e3 * run.gibbs / result.area:11.2f}  {added:<14} {found_by:>8}  {flags}"
@@ -340,6 +352,8 @@ def parser():
     o.add_argument("--hops", type=int, metavar="N",
                    help="basin-hopping steps of each restart after the polish (default: refgc.optimize's, 3; "
                         "--hops 0 --no-polish is the method as published)")
+    o.add_argument("--removable", nargs="+", metavar="I",
+                   help="template atoms that may be removed: 'top' (the top layer) or their indices")
     o.add_argument("--serial", action="store_true", help="run the restarts in this process")
     o.add_argument("--quiet", action="store_true", help="no progress lines")
     o.set_defaults(run=_optimize)

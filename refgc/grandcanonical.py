@@ -15,14 +15,14 @@ from functools import partial
 import numpy as np
 from tqdm.auto import tqdm
 
-from .gibbs import chemical_potentials
+from .gibbs import chemical_potentials, check_removable, template_potentials
 from .parallel import run_all
 from .results import GCResult, Run, RunStore, problem_key
 from .search import Problem, check_fit, fixed_mask, relax, run_restart
 from .surface import surface_area, top_layer_z
 from .system import check_atoms, check_count, check_model, check_real, species_indices
 
-__all__ = ["optimize", "default_candidates"]
+__all__ = ["optimize", "default_candidates", "top_layer"]
 
 # Å² of surface per candidate of each species. Surplus candidates vanish, so a denser start
 # costs little, but it puts the model far from its training data: the default model saw
@@ -58,6 +58,34 @@ def _flag(value, what):
     return bool(value)
 
 
+#: Å below the topmost atom within which an atom belongs to the top layer (:func:`top_layer`):
+#: less than any low-index interlayer spacing of a metal (1.28 Å on Cu(110)), more than a
+#: relaxed top layer's buckling.
+TOP_LAYER_DEPTH = 0.5
+
+
+def top_layer(slab):
+    """Indices of the top layer's atoms: within :data:`TOP_LAYER_DEPTH` of the topmost atom."""
+    return [int(i) for i in np.flatnonzero(slab.positions[:, 2] > top_layer_z(slab) - TOP_LAYER_DEPTH)]
+
+
+def _check_removable(removable, slab, fixed, absolute):
+    """``removable`` (None, "top" or indices) as a sorted tuple of template indices, each of a
+    species with a reference chemical potential. "top" leaves out fixed atoms; indices may
+    name them (a fixed atom keeps its place while its existence changes)."""
+    if removable is None:
+        return ()
+    if isinstance(removable, str):
+        if removable != "top":
+            raise ValueError(f"removable must be 'top' or template atom indices, got {removable!r}")
+        removable = [i for i in top_layer(slab) if not fixed[i]]
+        if not removable:
+            raise ValueError("removable='top': every atom of the top layer is fixed (FixAtoms)")
+    removable = check_removable(removable, len(slab))
+    template_potentials(slab.get_chemical_symbols(), removable, absolute)  # a species without μ
+    return removable
+
+
 def _check_slab(slab, region, cutoff):
     if not (slab.pbc[0] and slab.pbc[1]):
         raise ValueError("the slab must be periodic along x and y (pbc = (True, True, ...))")
@@ -80,7 +108,7 @@ def _check_slab(slab, region, cutoff):
 def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, seed=None,
              executor=None, progress=True, output=None, existence=Problem.existence,
              existence_scale=Problem.existence_scale, mixtures=Problem.mixtures, polish=Problem.polish,
-             hops=Problem.hops):
+             hops=Problem.hops, removable=None):
     """Grow the atoms that stabilise ``slab`` at chemical potentials ``mu``.
 
     ``mu``: {symbol: Δμ in eV} relative to the model's references (Δμ = 0 for species not
@@ -98,7 +126,11 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
     each species' candidates (:func:`refgc.search.restart_candidates`). ``polish``: after
     the relaxation, remove added atoms while that lowers ΔG (:func:`refgc.search.polish`).
     ``hops``: basin-hopping steps of each restart after the polish (:func:`refgc.search.hop`).
-    ``mixtures=False, polish=False, hops=0`` is the method as published. Returns a
+    ``mixtures=False, polish=False, hops=0`` is the method as published. ``removable``:
+    template atoms that may go, ``"top"`` (the top layer's atoms, :func:`top_layer`) or their
+    indices; their existences are variables like the candidates', a removed atom returns
+    to its reservoir at its μ, and each restart reports what it removed
+    (:attr:`Run.removed`). Returns a
     :class:`GCResult`, whose answers include the relaxed template itself (ΔG = 0 by
     definition): a result is never worse than adding nothing.
     """
@@ -112,8 +144,10 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
     absolute = chemical_potentials(model, mu)
     mu = dict(mu or {})
     candidates = default_candidates(slab, sorted(mu)) if candidates is None else _check_candidates(candidates)
-    if sum(candidates.values()) == 0:
-        raise ValueError("zero candidates: give at least one candidate atom")
+    fixed = fixed_mask(slab)
+    removable = _check_removable(removable, slab, fixed, absolute)
+    if sum(candidates.values()) == 0 and not removable:
+        raise ValueError("zero candidates: give at least one candidate atom (or removable template atoms)")
     unknown = sorted(set(candidates) - set(absolute))
     if unknown:
         raise ValueError(f"candidates of {', '.join(unknown)}, for which the model has no reference chemical potential")
@@ -130,15 +164,16 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
     existence_scale = check_real(existence_scale, "existence_scale", positive=True)
     hops = check_count(hops, "hops")
     check_fit(sum(candidates.values()), slab, region, Problem.min_distance)
-    fixed = fixed_mask(slab)
     template, E_slab, _ = relax(model, slab)  # E_slab: the template relaxed with the same model
     problem = Problem(
         model=model, template=template, mu=absolute, template_energy=E_slab, fixed=fixed, region=region,
         candidates=tuple(s for s, n in sorted(candidates.items()) for _ in range(n)), existence=existence,
         existence_scale=existence_scale, mixtures=_flag(mixtures, "mixtures"), polish=_flag(polish, "polish"),
-        hops=hops,
+        hops=hops, removable=removable,
     )
     store = RunStore(output) if output is not None else None
+    if store is not None:
+        store.write_template(template)
     stored = store.load() if store is not None else {}
     if seed is None and stored:  # resuming a run that drew its own seed
         seed = int(next(iter(stored.values())).seed[1:])
@@ -153,8 +188,7 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
         if store is not None:
             store.add(run, mu)
         if progress:
-            composition = " ".join(f"{s}{n}" for s, n in run.composition.items())
-            bar.write(f"restart {run.restart:3d}: ΔG {run.gibbs:+.3f} eV, added {composition or 'nothing'}, "
+            bar.write(f"restart {run.restart:3d}: ΔG {run.gibbs:+.3f} eV, {run.describe()}, "
                       f"{run.n_evaluations} evaluations, {run.seconds:.1f} s", file=sys.stderr)
         bar.update()
 
@@ -163,7 +197,8 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
     if not runs:
         raise KeyboardInterrupt("interrupted before any restart finished")
     runs.sort(key=lambda r: (r.gibbs, r.restart))
-    bare = Run(restart=-1, structure=template, gibbs=0.0, composition={s: 0 for s in sorted(candidates)})
+    bare = Run(restart=-1, structure=template, gibbs=0.0, composition={s: 0 for s in sorted(candidates)},
+               removed={s: 0 for s in sorted({template.get_chemical_symbols()[i] for i in removable})})
     result = GCResult(runs=runs, area=surface_area(slab), mu=mu, template=bare)
     if store is not None and not store.is_db:
         result.write_summary(output)

@@ -60,7 +60,12 @@ class PhaseDiagram:
 
     def gibbs_at(self, run, generated_at, dmu):
         """ΔG (eV per cell) of a structure generated at ``generated_at`` evaluated at ``dmu``."""
-        return run.gibbs - run.composition.get(self.species, 0) * (np.asarray(dmu) - generated_at)
+        return run.gibbs - self.net(run) * (np.asarray(dmu) - generated_at)
+
+    def net(self, run):
+        """How many atoms of the varied element a structure has more than the template
+        (added less removed): minus the slope of its line ΔG(Δμ)."""
+        return run.composition.get(self.species, 0) - run.removed.get(self.species, 0)
 
     def structures(self, tol=1e-3):
         """Distinct structures across all Δμ: (Δμ generated at, run), by ΔG at the first Δμ."""
@@ -68,7 +73,7 @@ class PhaseDiagram:
         ref = self.dmu_values[0]
         for dmu, run in sorted(self.runs(), key=lambda p: self.gibbs_at(p[1], p[0], ref)):
             g = self.gibbs_at(run, dmu, ref)
-            if not any(r.composition == run.composition and abs(self.gibbs_at(r, d, ref) - g) < tol for d, r in out):
+            if not any(r.change == run.change and abs(self.gibbs_at(r, d, ref) - g) < tol for d, r in out):
                 out.append((dmu, run))
         return out
 
@@ -82,7 +87,7 @@ class PhaseDiagram:
         breakpoints are the lines' intersections, exact to rounding."""
         lo = min(self.dmu_values) if lo is None else lo
         hi = max(self.dmu_values) if hi is None else hi
-        lines = [(self.gibbs_at(run, gen, 0.0), run.composition.get(self.species, 0), (gen, run))
+        lines = [(self.gibbs_at(run, gen, 0.0), self.net(run), (gen, run))
                  for gen, run in self.structures()]  # ΔG = a − n Δμ
         # at lo the lowest line; among equals the steepest, which stays lowest beyond lo
         a, n, which = min(lines, key=lambda line: (line[0] - line[1] * lo, -line[1]))
@@ -114,7 +119,7 @@ class PhaseDiagram:
         lines.sort(key=lambda line: line[2].min())
         colours = plt.get_cmap("tab20").colors
         for k, (dmu, run, g) in enumerate(lines[:n_lines]):
-            label = " ".join(f"{s}{n}" for s, n in run.composition.items() if n) or "bare"
+            label = self.label(run)
             ax.plot(grid, g, label=label, color=colours[k % 20], ls="-" if k < 20 else "--")
         ax.set_xlabel(f"Δμ_{self.species} (eV)")
         ax.set_ylabel("ΔG (meV/Å²)")
@@ -122,8 +127,9 @@ class PhaseDiagram:
         return ax
 
     def label(self, run):
-        """A structure's name in figures: its added atoms, or "bare"."""
-        return " ".join(f"{s}{n}" for s, n in run.composition.items() if n) or "bare"
+        """A structure's name in figures: what was added and removed, or "bare"."""
+        name = run.describe()
+        return "bare" if name == "nothing" else name
 
     def plot(self, ax=None, temperatures=(300, 600, 900), n_lines=10, top_views=True, lo=None, hi=None):
         """The phase diagram as a paper prints it (the paper's Figure 4): ΔG(Δμ) per area of

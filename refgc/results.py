@@ -6,11 +6,13 @@ main process writes, so parallel workers never share a file), to either
 * a **folder**: ``restart-0003.extxyz`` (the final structure; its ``info`` holds ΔG, the
   composition, the restart's key), ``restart-0003.trajectory.extxyz`` (the fractional
   stage, one frame per snapshot, with an ``existence`` array), ``restart-0003.npz`` (the
-  same numbers exactly, since extended XYZ keeps 8 decimals: what a resume reads), plus
-  ``best.extxyz`` and ``summary.json`` (ranked) when the run ends; or
+  same numbers exactly, since extended XYZ keeps 8 decimals: what a resume reads),
+  ``template.extxyz`` (the relaxed template, every atom present), plus ``best.extxyz`` and
+  ``summary.json`` (ranked) when the run ends; or
 * an **ASE database** (``*.db``, SQLite): one row per restart with ``gibbs``,
   ``restart``, ``seed``, ``key``, ``dmu_<X>`` and ``n_<X>`` as key-value pairs (so
-  ``ase db results.db gibbs<0`` queries it) and the trajectory in the row's data.
+  ``ase db results.db gibbs<0`` queries it) and the trajectory in the row's data; the
+  relaxed template in the database's metadata.
 
 A restart is identified by a key: a hash of everything that determines it (the slab as
 given, chemical potentials, candidates, region and the other settings, model, seed,
@@ -31,9 +33,15 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 from ase.constraints import FixAtoms
-from ase.io import jsonio, write
+from ase.io import jsonio, read, write
 
 __all__ = ["Run", "GCResult", "RunStore", "problem_key"]
+
+
+def describe(added, removed=None):
+    """'Cu2 O4', '−Cu1 O2' (one Cu removed, two O added) or 'nothing'."""
+    parts = [f"−{s}{n}" for s, n in (removed or {}).items() if n] + [f"{s}{n}" for s, n in added.items() if n]
+    return " ".join(parts) or "nothing"
 
 
 @dataclass
@@ -41,7 +49,7 @@ class Run:
     """The outcome of one restart."""
 
     restart: int
-    structure: Atoms  # template + the added atoms that survived, relaxed, q = 1
+    structure: Atoms  # the template (less the atoms removed) + the added atoms that survived, relaxed, q = 1
     gibbs: float  # ΔG per cell, eV
     composition: dict  # {symbol: number of atoms added}
     trajectory: list = field(default_factory=list)  # [(positions (N, 3), q (N,))], fractional stage
@@ -50,6 +58,17 @@ class Run:
     seconds: float = 0.0
     key: str = ""  # identifies the restart (problem_key)
     seed: str = ""
+    removed: dict = field(default_factory=dict)  # {symbol: number of removable template atoms removed}
+
+    @property
+    def change(self):
+        """What the restart did to the template, as one hashable key: ((symbol, added), ...),
+        ((symbol, removed), ...)."""
+        return tuple(sorted(self.composition.items())), tuple(sorted((s, n) for s, n in self.removed.items() if n))
+
+    def describe(self):
+        """What the restart added and removed, e.g. 'Cu2 O4' or '−Cu1 O2' (:func:`describe`)."""
+        return describe(self.composition, self.removed)
 
 
 @dataclass
@@ -99,7 +118,7 @@ class GCResult:
         within ``tol`` eV."""
         out = []
         for run in self.ranked():
-            if not any(r.composition == run.composition and abs(r.gibbs - run.gibbs) < tol for r in out):
+            if not any(r.change == run.change and abs(r.gibbs - run.gibbs) < tol for r in out):
                 out.append(run)
         return out
 
@@ -111,16 +130,17 @@ class GCResult:
 
         if self.template is None:
             raise ValueError("the contact check needs the result's template (GCResult.template)")
-        return check(run.structure, len(self.template.structure))
+        return check(run.structure, len(self.template.structure) - sum(run.removed.values()))
 
     def compositions(self):
         """What the restarts added, best first: [{"added": {symbol: n}, "restarts": how many
-        ended with it, "best_gibbs": the lowest ΔG among them (eV)}]. Shows which
-        compositions the search explored, not only which one won."""
+        ended with it, "best_gibbs": the lowest ΔG among them (eV)}], with "removed":
+        {symbol: n} when template atoms were removable. Shows which compositions the search
+        explored, not only which one won."""
         found = {}
         for run in self.runs:  # best first, so the first run of a composition is its best
-            key = tuple(sorted(run.composition.items()))
-            entry = found.setdefault(key, {"added": dict(key), "restarts": 0, "best_gibbs": run.gibbs})
+            entry = found.setdefault(run.change, {"added": dict(run.change[0]), "restarts": 0, "best_gibbs": run.gibbs,
+                                                  **({"removed": dict(run.removed)} if run.removed else {})})
             entry["restarts"] += 1
         return list(found.values())
 
@@ -137,8 +157,8 @@ class GCResult:
             "best_flags": checked(self.best_run),
             "compositions": self.compositions(),
             "runs": [dict(restart=r.restart, gibbs=r.gibbs, gibbs_per_area=1e3 * r.gibbs / self.area,
-                          composition=r.composition, n_evaluations=r.n_evaluations, seconds=r.seconds,
-                          flags=checked(r))
+                          composition=r.composition, **({"removed": r.removed} if r.removed else {}),
+                          n_evaluations=r.n_evaluations, seconds=r.seconds, flags=checked(r))
                      for r in self.runs],
         }  # fmt: skip
 
@@ -160,7 +180,8 @@ def problem_key(problem, slab, seed_entropy, restart):
     the model, the chemical potentials, the candidates and every setting of the restart."""
     h = hashlib.sha256()
     settings = {f.name: getattr(problem, f.name) for f in fields(problem)
-                if f.name not in ("model", "template", "template_energy", "fixed", "mu", "candidates")}
+                if f.name not in ("model", "template", "template_energy", "fixed", "mu", "candidates")
+                and not (f.name == "removable" and not problem.removable)}  # keys of runs without removable atoms as before
     for part in (slab.get_chemical_symbols(), slab.positions.round(10).tolist(), slab.cell[:].round(10).tolist(),
                  problem.fixed.tolist(), sorted(problem.mu.items()), list(problem.candidates), sorted(settings.items()),
                  _model_fingerprint(problem.model), [str(seed_entropy), restart]):
@@ -215,7 +236,8 @@ class RunStore:
     def add(self, run, mu):
         info = dict(gibbs=run.gibbs, restart=run.restart, key=run.key, seed=str(run.seed),
                     n_evaluations=run.n_evaluations, seconds=run.seconds,
-                    **{f"n_{s}": n for s, n in run.composition.items()}, **{f"dmu_{s}": v for s, v in mu.items()})
+                    **{f"n_{s}": n for s, n in run.composition.items()}, **{f"removed_{s}": n for s, n in run.removed.items()},
+                    **{f"dmu_{s}": v for s, v in mu.items()})
         positions = np.array([x for x, _ in run.trajectory])
         existence = np.array([q for _, q in run.trajectory])
         if self.is_db:
@@ -224,10 +246,11 @@ class RunStore:
             with connect(self.path) as db:
                 db.write(run.structure, key_value_pairs=info,
                          data={"trajectory_positions": positions, "trajectory_existence": existence,
-                               "composition": json.dumps(run.composition), "symbols": json.dumps(run.symbols)})
+                               "composition": json.dumps(run.composition), "symbols": json.dumps(run.symbols),
+                               "removed": json.dumps(run.removed)})
             return
         stem = self.path / f"restart-{run.restart:04d}"
-        meta = dict(info, composition=run.composition, symbols=run.symbols)
+        meta = dict(info, composition=run.composition, symbols=run.symbols, removed=run.removed)
         fixed = [i for c in run.structure.constraints for i in c.get_indices()]
         tmp = stem.with_suffix(".npz.tmp")
         with open(tmp, "wb") as f:  # exact numbers (extended XYZ keeps 8 decimals): what a resume reads
@@ -237,7 +260,7 @@ class RunStore:
                       trajectory_existence=existence, **_extras(run.structure))
         tmp.replace(stem.with_suffix(".npz"))  # complete or absent, never half-written
         structure = run.structure.copy()
-        structure.info.update(info, composition=json.dumps(run.composition))
+        structure.info.update(info, composition=json.dumps(run.composition), removed=json.dumps(run.removed))
         write(stem.with_suffix(".extxyz"), structure, format="extxyz")
         frames = []
         for x, q in run.trajectory:
@@ -245,6 +268,29 @@ class RunStore:
             frame.set_array("existence", q)
             frames.append(frame)
         write(self.path / f"restart-{run.restart:04d}.trajectory.extxyz", frames, format="extxyz")
+
+    def write_template(self, template):
+        """Store the relaxed template (what ΔG is measured from: with removable atoms, the
+        restarts' structures no longer contain all of it)."""
+        if self.is_db:
+            from ase.db import connect
+
+            with connect(self.path) as db:
+                db.metadata = dict(db.metadata, template=jsonio.encode(template))
+            return
+        plain = template.copy()  # extended XYZ keeps scalar info only (ASE's fcc110 adds a dict)
+        plain.info = {k: v for k, v in template.info.items() if isinstance(v, (str, int, float, bool))}
+        write(self.path / "template.extxyz", plain, format="extxyz")
+
+    def template(self):
+        """The stored relaxed template, or ``None`` (results of refgc < 0.5 have none)."""
+        if self.is_db:
+            from ase.db import connect
+
+            encoded = connect(self.path).metadata.get("template") if self.path.exists() else None
+            return jsonio.decode(encoded) if encoded else None
+        path = self.path / "template.extxyz"
+        return read(path) if path.exists() else None
 
     def load(self):
         """{key: Run} of every restart stored (trajectories included)."""
@@ -259,7 +305,8 @@ class RunStore:
                           composition=json.loads(row.data["composition"]),
                           trajectory=list(zip(row.data["trajectory_positions"], row.data["trajectory_existence"])),
                           symbols=json.loads(row.data["symbols"]), n_evaluations=row.n_evaluations,
-                          seconds=row.seconds, key=row.key, seed=str(row.seed))
+                          seconds=row.seconds, key=row.key, seed=str(row.seed),
+                          removed=json.loads(row.data.get("removed", "{}")))
                 out[row.key] = run
             return out
         for path in sorted(self.path.glob("restart-[0-9][0-9][0-9][0-9].npz")):
@@ -273,6 +320,6 @@ class RunStore:
             out[meta["key"]] = Run(restart=meta["restart"], structure=atoms, gibbs=meta["gibbs"],
                                    composition=meta["composition"], trajectory=trajectory, symbols=meta["symbols"],
                                    n_evaluations=meta["n_evaluations"], seconds=meta["seconds"],
-                                   key=meta["key"], seed=meta["seed"])
+                                   key=meta["key"], seed=meta["seed"], removed=meta.get("removed", {}))
         return out
 

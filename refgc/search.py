@@ -49,7 +49,7 @@ from scipy.optimize import minimize
 from scipy.stats import qmc
 
 from .contacts import placement_distance
-from .gibbs import free_energy
+from .gibbs import free_energy, template_potentials
 from .graph import NeighborList, build_graph
 from .results import Run
 from .surface import surface_area
@@ -81,25 +81,36 @@ class Problem:
     mixtures: bool = False  # restart k > 0 inserts its own share of each species (restart_candidates)
     polish: bool = True  # after the relaxation, remove added atoms while that lowers ΔG (polish)
     hops: int = 3  # basin-hopping steps after the polish (hop); 0: none
+    removable: tuple = ()  # template atoms whose existence is a variable too (their indices)
+
+    def template_potentials(self):
+        """(n_template,) μ of the removable template atoms, 0 for the others; ``None`` when
+        nothing is removable (:func:`refgc.gibbs.free_energy`'s ``mu_template``)."""
+        return template_potentials(self.template.get_chemical_symbols(), self.removable, self.mu)
 
 
 class Objective:
-    """ΔG and its gradient as a function of one flat vector [x (N·3), κ·q_candidates]."""
+    """ΔG and its gradient as a function of one flat vector [x (N·3), κ·q_variable], the
+    variable existences being the removable template atoms' and then the candidates'."""
 
     def __init__(self, problem, symbols):
         self.p = problem
         self.n_t = len(problem.template)
         self.species = species_indices(symbols, problem.model.species)
         self.mu = np.array([problem.mu[s] for s in symbols[self.n_t:]])  # (n_c,)
+        self.mu_template = problem.template_potentials()
+        self.variable = np.r_[np.array(problem.removable, dtype=int), np.arange(self.n_t, len(symbols))]
         self.cell = np.array(problem.template.cell[:])
         self.pbc = np.array(problem.template.pbc)
         self.neighbors = NeighborList(problem.model.cutoff, problem.skin)
         self.n_evaluations = 0
 
     def split(self, v):
-        """Positions (N, 3) and existences (N,) from the variables [x, κ·q_candidates]."""
+        """Positions (N, 3) and existences (N,) from the variables [x, κ·q_variable]."""
         n = len(self.species)
-        return v[: 3 * n].reshape(n, 3), np.r_[np.ones(self.n_t), v[3 * n :] / self.p.existence_scale]
+        q = np.ones(n)
+        q[self.variable] = v[3 * n :] / self.p.existence_scale
+        return v[: 3 * n].reshape(n, 3), q
 
     def __call__(self, v):
         """(ΔG, gradient) in the variables."""
@@ -107,8 +118,8 @@ class Objective:
         graph = self.neighbors.update(x, self.cell, self.pbc)
         E, dE_dx, dE_dq = self.p.model.evaluate(self.species, x, q, graph)
         self.n_evaluations += 1
-        dG, dG_dq = free_energy(E, q, self.mu, self.n_t, self.p.template_energy, dE_dq)
-        return dG, np.r_[dE_dx.ravel(), dG_dq[self.n_t :] / self.p.existence_scale]
+        dG, dG_dq = free_energy(E, q, self.mu, self.n_t, self.p.template_energy, dE_dq, self.mu_template)
+        return dG, np.r_[dE_dx.ravel(), dG_dq[self.variable] / self.p.existence_scale]
 
 
 def check_fit(n, slab, region, min_distance):
@@ -205,9 +216,10 @@ def _position_bounds(positions, fixed, region=None):
 
 
 def relax(model, atoms, *, fmax=0.02, max_steps=1000, skin=0.5):
-    """Minimise the model's energy over the positions of ``atoms`` (every atom present,
-    ``FixAtoms`` respected) with L-BFGS-B until the largest gradient component is below
-    ``fmax`` eV/Å.
+    """Minimise the model's energy over the positions of ``atoms`` (``FixAtoms`` respected)
+    with L-BFGS-B until the largest gradient component is below ``fmax`` eV/Å. Every atom
+    is present, unless ``atoms.arrays["existence"]`` says otherwise: an atom at q = 0 is
+    not there (it feels no force and moves nothing).
 
     Returns ``(relaxed, energy, n_evaluations)``: a relaxed copy wrapped into the cell, its
     energy in eV, and the number of model evaluations."""
@@ -217,7 +229,7 @@ def relax(model, atoms, *, fmax=0.02, max_steps=1000, skin=0.5):
     if not (isinstance(max_steps, (int, np.integer)) and max_steps >= 1):
         raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
     fixed = fixed_mask(atoms)
-    system = system_from_atoms(model.species, atoms, np.ones(len(atoms)))
+    system = system_from_atoms(model.species, atoms, existence(atoms))
     neighbors = NeighborList(model.cutoff, skin)
     calls = [0]
 
@@ -235,8 +247,16 @@ def relax(model, atoms, *, fmax=0.02, max_steps=1000, skin=0.5):
     return relaxed, float(result.fun), calls[0]
 
 
+def existence(atoms):
+    """(N,) the existences of a structure: ``atoms.arrays["existence"]``, or all ones. In a
+    restart's discrete structures a removable template atom that was removed stays in
+    place at q = 0 (so the template keeps its indices) until the restart returns."""
+    return np.array(atoms.arrays["existence"], dtype=float) if "existence" in atoms.arrays else np.ones(len(atoms))
+
+
 def polish(problem, atoms, energy):
-    r"""Remove added atoms while that lowers ΔG: a greedy descent over compositions.
+    r"""Remove added atoms (and removable template atoms) while that lowers ΔG: a greedy
+    descent over compositions.
 
     An atom at q = 0 changes nothing, so ΔG with an added atom's existence set to 0, at
     the same positions, is exactly ΔG of the structure without that atom: removing atom i
@@ -266,27 +286,35 @@ def polish(problem, atoms, energy):
 
 def _remove_while_lowering(problem, atoms, energy):
     """The screening of :func:`polish` at fixed positions: ``(atoms, energy, n_evaluations,
-    how many atoms were removed)``."""
+    how many atoms were removed)``. An added atom is deleted; a removable template atom is
+    set to q = 0 (see :func:`existence`)."""
     n_t, model = len(problem.template), problem.model
+    mu_t = problem.template_potentials()
     evaluations = removed = 0
-    while len(atoms) > n_t:
-        system = system_from_atoms(model.species, atoms, np.ones(len(atoms)))
+    while True:
+        system = system_from_atoms(model.species, atoms, existence(atoms))
+        present = [i for i in problem.removable if system.q[i] == 1.0] + list(range(n_t, len(atoms)))
+        if not present:
+            break
         graph = build_graph(system.positions, system.cell, system.pbc, model.cutoff)
         mu_c = np.array([problem.mu[s] for s in atoms.get_chemical_symbols()[n_t:]])
-        dG = free_energy(energy, system.q, mu_c, n_t, problem.template_energy)
-        E_without = np.empty(len(mu_c))  # E with added atom k at q = 0: the structure without it
-        dG_without = np.empty(len(mu_c))
-        for k in range(len(mu_c)):
+        dG = free_energy(energy, system.q, mu_c, n_t, problem.template_energy, mu_template=mu_t)
+        E_without = np.empty(len(present))  # E with atom i at q = 0: the structure without it
+        dG_without = np.empty(len(present))
+        for k, i in enumerate(present):
             q = system.q.copy()
-            q[n_t + k] = 0.0
+            q[i] = 0.0
             E_without[k] = model.evaluate(system.species, system.positions, q, graph, gradients=False)
-            dG_without[k] = free_energy(E_without[k], q, mu_c, n_t, problem.template_energy)
-        evaluations += len(mu_c)
+            dG_without[k] = free_energy(E_without[k], q, mu_c, n_t, problem.template_energy, mu_template=mu_t)
+        evaluations += len(present)
         k = int(np.argmin(dG_without))
         if dG_without[k] >= dG - 1e-9:
             break
         energy = float(E_without[k])
-        del atoms[n_t + k]
+        if present[k] >= n_t:
+            del atoms[present[k]]
+        else:
+            atoms.set_array("existence", np.where(np.arange(len(atoms)) == present[k], 0.0, system.q))
         removed += 1
     return atoms, energy, evaluations, removed
 
@@ -322,29 +350,35 @@ def perturb(problem, atoms, rng):
       ``problem.candidates`` comes to a free site of the region;
 
     drawn with the weights of :data:`MOVES`. A free site is a random point of the region at
-    least :func:`refgc.contacts.placement_distance` from every atom. Returns ``(moved copy,
-    the move's name)``; the copy has no constraints (:func:`_settle` sets them)."""
+    least :func:`refgc.contacts.placement_distance` from every atom that is there (removed
+    template atoms, at q = 0, do not count). Returns ``(moved copy, the move's name)``, the
+    name ``None`` when no move applies; the copy has no constraints (:func:`_settle` sets them)."""
     n_t = len(problem.template)
     atoms = atoms.copy()
     atoms.set_constraint()
+    there = existence(atoms) > 0
     added = atoms.get_chemical_symbols()[n_t:]
     room = [s for s in sorted(set(problem.candidates)) if added.count(s) < problem.candidates.count(s)]
     allowed = {m: w for m, w in MOVES.items() if (m == "add" and room) or (m != "add" and added)}
+    if not allowed:  # nothing added and nothing to add (only removable template atoms)
+        return atoms, None
     names = list(allowed)
     move = names[rng.choice(len(names), p=np.array(list(allowed.values())) / sum(allowed.values()))]
     if move == "rattle":
         atoms.positions[n_t:] += rng.normal(0.0, RATTLE, (len(added), 3))
     elif move == "move":
         k = n_t + rng.integers(len(added))
-        others = atoms[[i for i in range(len(atoms)) if i != k]]
+        others = atoms[[i for i in range(len(atoms)) if i != k and there[i]]]
         site = _free_site(problem, others, added[k - n_t], rng)
         if site is not None:
             atoms.positions[k] = site
     else:
         symbol = room[rng.integers(len(room))]
-        site = _free_site(problem, atoms, symbol, rng)
+        site = _free_site(problem, atoms[there], symbol, rng)
         if site is not None:
             atoms += Atoms(symbol, positions=[site])
+            if "existence" in atoms.arrays:  # ASE fills the new atom's entry with 0
+                atoms.arrays["existence"][-1] = 1.0
     return atoms, move
 
 
@@ -363,10 +397,12 @@ def _settle(problem, atoms, fmax=None):
 
 
 def gibbs_of(problem, atoms, energy):
-    """ΔG (eV per cell) of a discrete structure, template first, with energy ``energy``."""
+    """ΔG (eV per cell) of a discrete structure, template first (removed template atoms at
+    q = 0, see :func:`existence`), with energy ``energy``."""
     n_t = len(problem.template)
     mu_added = np.array([problem.mu[s] for s in atoms.get_chemical_symbols()[n_t:]])
-    return float(free_energy(energy, np.ones(len(atoms)), mu_added, n_t, problem.template_energy))
+    return float(free_energy(energy, existence(atoms), mu_added, n_t, problem.template_energy,
+                             mu_template=problem.template_potentials()))
 
 
 def hop(problem, atoms, energy, rng):
@@ -381,7 +417,9 @@ def hop(problem, atoms, energy, rng):
     hops find no better structure than 8, 8 with 3 hops each do (docs/searching.md)."""
     gibbs, evaluations, moved = gibbs_of(problem, atoms, energy), 0, False
     for _ in range(problem.hops):
-        trial, _ = perturb(problem, atoms, rng)
+        trial, move = perturb(problem, atoms, rng)
+        if move is None:
+            break
         trial, trial_energy, n = _settle(problem, trial, max(HOP_FMAX, problem.fmax_relax))
         evaluations += n
         trial_gibbs = gibbs_of(problem, trial, trial_energy)
@@ -398,11 +436,14 @@ def run_restart(problem, restart, seed):
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     atoms, q_c = insert(problem, rng, restart_candidates(problem, restart))
-    n_t = len(problem.template)
+    n_t, removable = len(problem.template), list(problem.removable)
+    q_r = rng.uniform(*problem.existence, len(removable))  # drawn after the candidates': nothing removable, same run
     f = Objective(problem, atoms.get_chemical_symbols())
-    trajectory = [(atoms.positions.copy(), np.r_[np.ones(n_t), q_c])]
+    q0 = np.r_[np.ones(n_t), q_c]
+    q0[removable] = q_r
+    trajectory = [(atoms.positions.copy(), q0)]
     x, q = trajectory[0]
-    if len(q_c):  # the fractional stage
+    if len(f.variable):  # the fractional stage
         iterations = [0]
 
         def record(v):  # called by L-BFGS-B after each iteration
@@ -411,8 +452,8 @@ def run_restart(problem, restart, seed):
                 trajectory.append(tuple(a.copy() for a in f.split(v)))
 
         kappa = problem.existence_scale
-        v0 = np.r_[atoms.positions.ravel(), kappa * q_c]
-        bounds = _position_bounds(atoms.positions, problem.fixed, problem.region) + [(0.0, kappa)] * len(q_c)
+        v0 = np.r_[atoms.positions.ravel(), kappa * q0[f.variable]]
+        bounds = _position_bounds(atoms.positions, problem.fixed, problem.region) + [(0.0, kappa)] * len(f.variable)
         options = dict(maxiter=problem.max_steps, gtol=problem.fmax_fractional)
         result = minimize(f, v0, jac=True, method="L-BFGS-B", bounds=bounds, callback=record, options=options)
         x, q = f.split(result.x)
@@ -421,14 +462,24 @@ def run_restart(problem, restart, seed):
     keep = np.r_[np.ones(n_t, bool), q[n_t:] >= 0.5]  # discretise
     final = atoms[keep]
     final.positions = x[keep]
+    if removable:  # a removed template atom stays in place at q = 0 until the end (see existence)
+        final.set_array("existence", np.r_[np.where(q[:n_t] >= 0.5, 1.0, 0.0), np.ones(len(final) - n_t)])
     final, E, n_settle = _settle(problem, final)  # relax, and polish
     final, E, n_hops = hop(problem, final, E, rng)
+    gibbs = gibbs_of(problem, final, E)
     added = final.get_chemical_symbols()[n_t:]
+    gone = [i for i in removable if existence(final)[i] == 0.0]
+    if removable:
+        symbols = problem.template.get_chemical_symbols()
+        final = final[existence(final) > 0]
+        del final.arrays["existence"]
     return Run(
         restart=restart,
         structure=final,
-        gibbs=gibbs_of(problem, final, E),
+        gibbs=gibbs,
         composition={s: added.count(s) for s in sorted(set(problem.candidates))},
+        removed={s: sum(symbols[i] == s for i in gone) for s in sorted({symbols[i] for i in removable})}
+        if removable else {},
         trajectory=trajectory,
         symbols=atoms.get_chemical_symbols(),
         n_evaluations=f.n_evaluations + n_settle + n_hops,

@@ -105,12 +105,17 @@ def validate(path, spec, *, top=None, fmax=0.05, steps=500, progress=True):
         raise ValueError(f"top must be a positive integer, got {top!r}")
     runs, dmu = load_result(path)
     distinct = GCResult(runs=runs, area=1.0, mu=dmu).distinct()[:top]
-    n_t = len(runs[0].structure) - sum(runs[0].composition.values())
+    template = RunStore(path).template()
+    if template is None:  # results written before template.extxyz, which could not remove template atoms
+        if any(sum(r.removed.values()) for r in runs):
+            raise ValueError(f"{path} has restarts that removed template atoms but no stored template")
+        template = runs[0].structure[: len(runs[0].structure) - sum(runs[0].composition.values())]
+    n_t = len(template)
     state_path = _state_path(path)
     document = json.loads(state_path.read_text()) if state_path.exists() else {}
     state = document.setdefault(spec, {"dmu": dmu, "structures": {}})
     calc = lab()
-    species = sorted({s for r in runs for s in r.composition} | set(dmu))
+    species = sorted({s for r in runs for s in (*r.composition, *r.removed)} | set(dmu))
     if "references" not in state:
         try:
             state["references"] = references(calc, species)
@@ -119,26 +124,29 @@ def validate(path, spec, *, top=None, fmax=0.05, steps=500, progress=True):
                              f"({type(err).__name__}: {err})") from None
         _save(state_path, document)
     if "template_energy" not in state:
-        template = runs[0].structure[:n_t]
         _, state["template_energy"], _ = relax_with(calc, template, fmax=fmax, steps=steps)
         _save(state_path, document)
     mu = {s: state["references"][s] + dmu.get(s, 0.0) for s in species}
 
-    def gibbs(atoms, energy):
-        added = np.array([mu[s] for s in atoms.get_chemical_symbols()[n_t:]])
-        return float(free_energy(energy, np.ones(len(atoms)), added, n_t, state["template_energy"]))
+    def gibbs(run, atoms, energy):
+        """ΔG of a restart's structure: its template atoms come first, less those removed,
+        each of which counts its μ (free_energy's (1 − q)μ at q = 0)."""
+        n_present = n_t - sum(run.removed.values())
+        added = np.array([mu[s] for s in atoms.get_chemical_symbols()[n_present:]])
+        dG = free_energy(energy, np.ones(len(atoms)), added, n_present, state["template_energy"])
+        return float(dG + sum(n * mu[s] for s, n in run.removed.items()))
 
     for run in tqdm(distinct, desc=f"validate ({spec})", unit="structure", disable=not progress):
         if run.key in state["structures"]:
             continue
         row = {"key": run.key, "restart": run.restart, "composition": run.composition, "n_atoms": len(run.structure),
-               "model": run.gibbs}
+               "model": run.gibbs, **({"removed": run.removed} if run.removed else {})}
         try:
             atoms = run.structure.copy()
             atoms.calc = calc
-            at_model = gibbs(atoms, float(atoms.get_potential_energy()))
+            at_model = gibbs(run, atoms, float(atoms.get_potential_energy()))
             relaxed, energy, n = relax_with(calc, run.structure, fmax=fmax, steps=steps)
-            row.update(labeller_at_model=at_model, labeller_relaxed=gibbs(relaxed, energy), labeller_steps=n,
+            row.update(labeller_at_model=at_model, labeller_relaxed=gibbs(run, relaxed, energy), labeller_steps=n,
                        error_per_cell=run.gibbs - at_model, error_per_atom=(run.gibbs - at_model) / len(run.structure))
         except Exception as err:  # name the structure, skip it, go on
             row["error"] = f"{type(err).__name__}: {err}"

@@ -31,7 +31,17 @@ def test_shortest_distance_per_pair_across_periodic_images():
 
 def test_a_pair_without_a_length_is_named():
     with pytest.raises(ValueError, match="Cu–H"):
-        short_contacts(slab_with(("H", [0.0, 0.0, 1.0])), n_template=2)
+        short_contacts(slab_with(("H", [0.0, 0.0, 1.0])), n_template=2, limits=TOO_SHORT)
+
+
+def test_pairs_the_table_lacks_get_covalent_limits():
+    """Cu–H: 0.75 × (1.32 + 0.31) Å = 1.22 Å; an H at 1.0 Å from a Cu is flagged, one at 1.5 Å is not."""
+    from refgc.contacts import too_short_distance
+
+    assert too_short_distance("H", "Cu") == pytest.approx(0.75 * (1.32 + 0.31))
+    assert too_short_distance("O", "Cu") == TOO_SHORT[("Cu", "O")]
+    assert set(short_contacts(slab_with(("H", [0.0, 0.0, 1.0])), n_template=2)) == {("Cu", "H")}
+    assert short_contacts(slab_with(("H", [0.0, 0.0, 1.5])), n_template=2) == {}
 
 
 def test_the_distance_table_is_ordered_and_the_prior_acts_inside_it():

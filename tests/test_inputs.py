@@ -83,7 +83,7 @@ def test_chemical_potential_for_an_unknown_element(model, slab):
 def test_gibbs_needs_whole_template_and_references(model, slab):
     atoms, q, n_t = slab
     q[0] = 0.5
-    with pytest.raises(ValueError, match="template atoms must have q = 1; atom 0"):
+    with pytest.raises(ValueError, match="template atoms must have q = 1 unless they are removable; atom 0"):
         refgc.gibbs_free_energy(model, atoms, q, {}, n_t)
     with pytest.raises(ValueError, match="n_template must be an integer"):
         refgc.gibbs_free_energy(model, atoms, None, {}, len(atoms) + 1)

@@ -10,6 +10,7 @@ from ase.build import fcc110
 from refgc import gas
 from refgc.bulk import CRYSTALS, compounds, formula_units, limit
 from refgc.phasediagram import PhaseDiagram, phase_diagram
+from refgc.results import Run
 
 pytest.importorskip("matplotlib")
 import matplotlib  # noqa: E402
@@ -20,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 def run(gibbs, n_o, n_cu=0):
     slab = fcc110("Cu", (2, 1, 3), vacuum=6.0)
-    return SimpleNamespace(gibbs=gibbs, composition={"Cu": n_cu, "O": n_o}, structure=slab)
+    return Run(restart=0, gibbs=gibbs, composition={"Cu": n_cu, "O": n_o}, structure=slab)
 
 
 def diagram(lines, generated_at=-1.0, bulk_phases=None):
