@@ -64,16 +64,7 @@ def _optimize(args):
     conditions = _gas_conditions(args, mu)
     slab = _read_slab(args.slab) if args.slab else cu110_c6x2_template()
     model = load_model(args.model)
-    candidates = _assignments(args.candidates, "--candidates", int) or None
-    options = {k: v for k, v in (("existence", args.existence), ("existence_scale", args.existence_scale)) if v is not None}
-    options.update(mixtures=args.mixtures, polish=not args.no_polish)
-    if args.hops is not None:
-        options.update(hops=args.hops)
-    if args.removable:
-        options.update(removable=_removable(args.removable))
-    result = optimize(slab, mu, model=model, candidates=candidates, restarts=args.restarts, seed=args.seed,
-                      executor=SerialExecutor() if args.serial else None, progress=not args.quiet, output=args.out,
-                      **options)
+    result = optimize(slab, mu, model=model, output=args.out, **_search_options(args))
     bulk = bulk_notes(model, mu)
     extra = {k: v for k, v in (("conditions", conditions), ("bulk", bulk)) if v}
     if extra and args.out and not str(args.out).endswith(".db"):
@@ -88,6 +79,100 @@ def _optimize(args):
     found = ", ".join(f"{describe(c['added'], c.get('removed'))} ×{c['restarts']}" for c in result.compositions())
     print(f"\ncompositions the restarts ended with, best first: {found}")
     print(f"wrote {args.out}/ (best.extxyz, summary.json, every restart and its trajectory)")
+
+
+def _search_options(args):
+    """refgc.optimize's keyword arguments from the options _add_search_options defines."""
+    options = {k: v for k, v in (("existence", args.existence), ("existence_scale", args.existence_scale)) if v is not None}
+    options.update(candidates=_assignments(args.candidates, "--candidates", int) or None, restarts=args.restarts,
+                   seed=args.seed, mixtures=args.mixtures, polish=not args.no_polish,
+                   executor=SerialExecutor() if args.serial else None, progress=not args.quiet)
+    if args.hops is not None:
+        options.update(hops=args.hops)
+    if args.removable:
+        options.update(removable=_removable(args.removable))
+    return options
+
+
+def _diagram(args):
+    from .modelfile import load_model
+    from .phasediagram import phase_diagram
+    from .surface import cu110_c6x2_template
+
+    mu = _assignments(args.mu, "--mu")
+    if args.vary in mu:
+        raise ValueError(f"--vary {args.vary} and --mu {args.vary}=...: the varied element's Δμ comes from --dmu")
+    slab = _read_slab(args.slab) if args.slab else cu110_c6x2_template()
+    model = load_model(args.model)
+    diagram = phase_diagram(slab, args.dmu, species=args.vary, mu=mu, model=model, output=args.out,
+                            **_search_options(args))
+    out = Path(args.out)
+    rows = [{"from": lo, "to": hi, "structure": diagram.label(run), "generated_at": gen,
+             "gibbs_meV_per_A2_at_from": 1e3 * float(diagram.gibbs_at(run, gen, lo)) / diagram.area,
+             "flags": diagram.results[diagram.dmu_values.index(gen)].flags(run)}
+            for lo, hi, (gen, run) in diagram.envelope()]
+    x_star, compound = diagram.bulk_limit()
+    document = {"vary": args.vary, "dmu": diagram.dmu_values, "mu": mu, "area": diagram.area, "stable": rows,
+                "bulk_limit": None if compound is None else {"dmu": x_star, "compound": compound}}
+    (out / "diagram.json").write_text(json.dumps(document, indent=1))
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from . import gas
+
+    fig, ax = plt.subplots(figsize=(7, 5))
+    has_gas = any(g.startswith(args.vary) for g in gas.gases())
+    diagram.plot(ax, temperatures=(300, 600, 900) if has_gas else ())
+    fig.savefig(out / "diagram.png", dpi=150, bbox_inches="tight")
+    print(f"\nthe stable structure against Δμ_{args.vary} (every structure found at every Δμ, ranked at every other):")
+    print(f"{'Δμ from':>8} {'to':>7}  {'structure':<16} {'found at':>8}  flags")
+    for r in rows:
+        print(f"{r['from']:8.3f} {r['to']:7.3f}  {r['structure']:<16} {r['generated_at']:8.3f}  {'; '.join(r['flags'])}"
+              .rstrip())
+    if compound is not None and x_star < max(diagram.dmu_values):
+        print(f"above Δμ_{args.vary} = {x_star:.3f} eV bulk {compound} is more stable than any surface phase")
+    print(f"wrote {out}/ (diagram.png, diagram.json, one refgc optimize folder per Δμ)")
+
+
+def _add_search_options(parser, out, where="folder (or .db file) for the results; rerun to resume"):
+    """The options of refgc.optimize that refgc optimize and refgc diagram share."""
+    parser.add_argument("--candidates", nargs="+", metavar="X=N", help="candidate atoms per element (default: from the area)")
+    parser.add_argument("--restarts", type=int, default=8)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--out", default=out, help=where)
+    parser.add_argument("--model", help="model file (default: the shipped model)")
+    parser.add_argument("--existence", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                   help="initial existences of the candidates ~ U(LOW, HIGH) (default: refgc.optimize's, 0.5 1)")
+    parser.add_argument("--existence-scale", type=float, metavar="K",
+                   help="L-BFGS-B works on K·q (default: refgc.optimize's)")
+    parser.add_argument("--mixtures", action="store_true",
+                   help="restarts after the first insert their own share of each species' candidates")
+    parser.add_argument("--no-polish", action="store_true",
+                   help="do not remove added atoms whose removal lowers ΔG after each relaxation")
+    parser.add_argument("--hops", type=int, metavar="N",
+                   help="basin-hopping steps of each restart after the polish (default: refgc.optimize's, 3; "
+                        "--hops 0 --no-polish is the method as published)")
+    parser.add_argument("--removable", nargs="+", metavar="I",
+                   help="template atoms that may be removed: 'top' (the top layer) or their indices")
+    parser.add_argument("--serial", action="store_true", help="run the restarts in this process")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def _removable_indices(slab, values):
+    """--removable of refgc data as template indices (the top layer's free atoms for 'top')."""
+    if not values:
+        return ()
+    from .grandcanonical import top_layer
+    from .gibbs import check_removable
+    from .search import fixed_mask
+
+    removable = _removable(values)
+    if removable == "top":
+        fixed = fixed_mask(slab)
+        removable = [i for i in top_layer(slab) if not fixed[i]]
+    return check_removable(removable, len(slab))
 
 
 def _removable(values):
@@ -217,9 +302,15 @@ def _data(args):
               + "".join(f"; {name} ΔH_f {p['formation_energy']:+.3f} eV" for name, p in refs["bulk_phases"].items())
               + " (for refgc train --references)")
     max_added = default_candidates(slab, args.species)  # one per 7 Å² of surface and species
+    given = _assignments(args.max_added, "--max-added", int)
+    unknown = sorted(set(given) - set(args.species))
+    if unknown:
+        raise ValueError(f"--max-added names {', '.join(unknown)}, which is not in --species")
+    max_added.update({s: check_count(n, f"--max-added {s}") for s, n in given.items()})
+    removable = _removable_indices(slab, args.removable)
     plan = datagen.make_plan(slab, seed=args.seed, n_insertion=args.n_insertion, n_relax=args.n_relax,
                              n_template=args.n_template, n_gas=args.n_gas, n_bulk=args.n_bulk,
-                             max_added=max_added, relax_steps=args.relax_steps)
+                             max_added=max_added, relax_steps=args.relax_steps, removable=removable)
     stats = datagen.run_plan(plan, lab, args.out, workers=args.workers, progress=not args.quiet)
     print(f"{args.out}: {stats['frames']} new frames from {stats['tasks']} tasks ({stats['frames_before']} before), "
           f"{stats['calls']} labeller calls; added atoms up to {', '.join(f'{n} {s}' for s, n in max_added.items())}")
@@ -245,8 +336,8 @@ def _learn(args):
                   test=args.test,
                   restarts=args.restarts, test_restarts=args.test_restarts, snapshots=args.snapshots,
                   weight=args.weight, epochs=args.epochs, learning_rate=args.learning_rate, workers=args.workers,
-                  seed=args.seed, executor=SerialExecutor() if args.serial else None,
-                  progress=not args.quiet)
+                  seed=args.seed, removable=_removable(args.removable) if args.removable else None,
+                  executor=SerialExecutor() if args.serial else None, progress=not args.quiet)
     print(f"wrote {final} (the model kept last; each round's numbers in {args.out}/learn.json)")
 
 
@@ -271,7 +362,7 @@ def _validate(args):
     print(f"{'rank':>4}  {'added':<14} {'model':>8} {'labeller':>9} {'relaxed':>8} {'error':>7} {'meV/atom':>9} "
           f"{'labeller rank':>13}")
     for rank, r in enumerate(v.rows, 1):
-        added = " ".join(f"{s}{n}" for s, n in r["composition"].items() if n) or "nothing"
+        added = describe(r["composition"], r.get("removed"))
         if "error" in r:
             print(f"{rank:4d}  {added:<14} {r['model']:8.3f}  labeller failed: {r['error']}")
             continue
@@ -336,27 +427,17 @@ def parser():
     o.add_argument("--T", type=float, metavar="K", help="temperature in K, with --p")
     o.add_argument("--p", action="append", metavar="X2=BAR",
                    help="partial pressure of a gas in bar, e.g. O2=1e-9: Δμ_O from T and p (NIST-JANAF; refgc.gas)")
-    o.add_argument("--candidates", nargs="+", metavar="X=N", help="candidate atoms per element (default: from the area)")
-    o.add_argument("--restarts", type=int, default=8)
-    o.add_argument("--seed", type=int)
-    o.add_argument("--out", default="refgc-optimize", help="folder (or .db file) for the results; rerun to resume")
-    o.add_argument("--model", help="model file (default: the shipped model)")
-    o.add_argument("--existence", type=float, nargs=2, metavar=("LOW", "HIGH"),
-                   help="initial existences of the candidates ~ U(LOW, HIGH) (default: refgc.optimize's, 0.5 1)")
-    o.add_argument("--existence-scale", type=float, metavar="K",
-                   help="L-BFGS-B works on K·q (default: refgc.optimize's)")
-    o.add_argument("--mixtures", action="store_true",
-                   help="restarts after the first insert their own share of each species' candidates")
-    o.add_argument("--no-polish", action="store_true",
-                   help="do not remove added atoms whose removal lowers ΔG after each relaxation")
-    o.add_argument("--hops", type=int, metavar="N",
-                   help="basin-hopping steps of each restart after the polish (default: refgc.optimize's, 3; "
-                        "--hops 0 --no-polish is the method as published)")
-    o.add_argument("--removable", nargs="+", metavar="I",
-                   help="template atoms that may be removed: 'top' (the top layer) or their indices")
-    o.add_argument("--serial", action="store_true", help="run the restarts in this process")
-    o.add_argument("--quiet", action="store_true", help="no progress lines")
+    _add_search_options(o, "refgc-optimize")
     o.set_defaults(run=_optimize)
+
+    g = command("diagram", "the phase diagram of a slab: optimize at several Δμ of one element and rank every "
+                           "structure found at every Δμ")
+    g.add_argument("slab", nargs="?", help="the template slab, any file ASE reads (default: the Cu(110) c(6x2) template)")
+    g.add_argument("--vary", required=True, metavar="X", help="the element whose Δμ varies, e.g. O")
+    g.add_argument("--dmu", type=float, nargs="+", required=True, metavar="DMU", help="its Δμ values, eV")
+    g.add_argument("--mu", action="append", metavar="X=DMU", help="Δμ of another element in eV (repeat for more)")
+    _add_search_options(g, "refgc-diagram", "folder for the results, one refgc optimize folder per Δμ; rerun to resume")
+    g.set_defaults(run=_diagram)
 
     d = command("data", "label training data for a slab with a labeller (resumable)")
     d.add_argument("slab", help="the template slab, any file ASE reads (FixAtoms kept)")
@@ -371,6 +452,11 @@ def parser():
     d.add_argument("--n-gas", type=int, default=40, help="dimers of each gas-phase species (H, N, O)")
     d.add_argument("--n-bulk", type=int, default=80, help="crystals of each other species")
     d.add_argument("--relax-steps", type=int, default=80, help="steps of each relaxation at most")
+    d.add_argument("--max-added", nargs="+", metavar="X=N",
+                   help="the most atoms of an element one insertion adds (default: one per 7 Å² of surface)")
+    d.add_argument("--removable", nargs="+", metavar="I",
+                   help="template atoms removed at random in the insertions and relaxations (for refgc optimize "
+                        "--removable): 'top' (the top layer) or their indices")
     d.add_argument("--workers", type=int, default=1, help="labelling processes")
     d.add_argument("--references", metavar="FILE",
                    help="JSON file for the labeller's μ_ref (default: OUT's name with .references.json)")
@@ -398,6 +484,8 @@ def parser():
                                                                          "settings: the starting model's)")
     a.add_argument("--workers", type=int, default=1, help="processes sharing each training batch")
     a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--removable", nargs="+", metavar="I",
+                   help="template atoms the search may remove: 'top' (the top layer) or their indices")
     a.add_argument("--serial", action="store_true", help="run the restarts in this process")
     a.add_argument("--quiet", action="store_true", help="no progress bars")
     a.set_defaults(run=_learn)

@@ -43,7 +43,7 @@ from ase.io.extxyz import key_val_str_to_dict
 
 from tqdm.auto import tqdm
 
-from .contacts import PLACEMENT, pair_value
+from .contacts import pair_value, placement_distance
 from .surface import top_layer_z
 from .data import check_frames  # noqa: F401  (re-exported: one checker for labels)
 
@@ -69,11 +69,12 @@ def random_insertion(template, counts, rng, z_range=(0.8, 3.5), min_distances=No
     ``counts`` maps species to how many to add (e.g. ``{"Cu": 3, "O": 5}``). Each atom is
     drawn uniformly in the cell's (a1, a2) plane, at a height ``top + U(z_range)``, and
     kept only if it is at least the pair's minimum distance from every atom already there
-    (periodic images included: minimum image convention). Added atoms follow the template
+    (periodic images included: minimum image convention): ``min_distances[(A, B)]`` if
+    given, else :func:`refgc.contacts.placement_distance` (the table of
+    :data:`refgc.contacts.DISTANCES`, covalent radii for other pairs). Added atoms follow the template
     atoms, whose order and constraints are kept. An atom that finds no free spot in
     ``max_tries`` draws starts the whole placement again (up to ``max_restarts`` times).
     """
-    min_distances = PLACEMENT if min_distances is None else min_distances
     z_top = top_layer_z(template)
     symbols = [s for s, n in counts.items() for _ in range(int(n))]
     for _ in range(max_restarts):  # sequential placement can jam: start again
@@ -90,22 +91,35 @@ def random_insertion(template, counts, rng, z_range=(0.8, 3.5), min_distances=No
 
 def _place(atoms, s, z_top, z_range, min_distances, rng, max_tries):
     """Add one atom of species ``s`` at a random free spot; False if none was found."""
-    d_min = np.array([pair_value(min_distances, s, t) for t in atoms.get_chemical_symbols()])
-    for _ in range(max_tries):
-        f1, f2 = rng.random(2)
-        x = f1 * atoms.cell[0] + f2 * atoms.cell[1]
-        x[2] = z_top + rng.uniform(*z_range)
-        _, d = get_distances([x], atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
-        if np.all(d[0] >= d_min):
-            atoms += Atoms(s, positions=[x])
+    distance = placement_distance if min_distances is None else lambda a, b: pair_value(min_distances, a, b)
+    d_min = np.array([distance(s, t) for t in atoms.get_chemical_symbols()])
+    state = rng.bit_generator.state
+    done = 0
+    for chunk in (4, 28, max_tries):  # tries are drawn in chunks and each chunk checked in one call
+        points = np.empty((max(0, min(chunk, max_tries) - done), 3))
+        for k in range(len(points)):
+            f1, f2 = rng.random(2)
+            points[k] = f1 * atoms.cell[0] + f2 * atoms.cell[1]
+            points[k, 2] = z_top + rng.uniform(*z_range)
+        if not len(points):
+            break
+        _, d = get_distances(points, atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+        free = np.flatnonzero(np.all(d >= d_min, axis=1))
+        if len(free):
+            rng.bit_generator.state = state  # leave the generator where trying one point at a time would
+            for _ in range(done + free[0] + 1):
+                rng.random(2)
+                rng.uniform(*z_range)
+            atoms += Atoms(s, positions=[points[free[0]]])
             return True
+        done += len(points)
     return False
 
 
 def make_plan(template, seed=0, n_insertion=300, n_relax=280, n_template=60, n_gas=40,
               n_bulk=80, max_added=None, relax_steps=80, relax_every=20, fmax=0.1,
               n_rattle_final=1, rattle_range=(0.05, 0.15), lattice=None, bonds=None,
-              z_range=(0.8, 3.5), optimizer="BFGS"):
+              z_range=(0.8, 3.5), optimizer="BFGS", removable=()):
     """A deterministic, interleaved list of tasks for a template slab and the species of
     ``max_added``.
 
@@ -123,15 +137,20 @@ def make_plan(template, seed=0, n_insertion=300, n_relax=280, n_template=60, n_g
     ``max_added`` maps species to the largest number added (default 8 Cu, 8 O); each
     insertion draws each count uniformly from 0..max. Tasks are interleaved by their
     relative position within their kind, so any prefix of the plan is a balanced data set.
+    ``removable``: template indices; each insertion and relaxation then also removes a
+    uniformly drawn number of them (0 to all), so that a model for
+    ``optimize(..., removable=...)`` learns vacancies (the kinds are named
+    ``insertion-vac`` and ``relax-vac``: another plan, other task ids).
     """
     from .labeller import GASES
 
     max_added = {"Cu": 8, "O": 8} if max_added is None else max_added
     common = dict(template=template, max_added=max_added, z_range=z_range,
-                  rattle_range=rattle_range)
+                  rattle_range=rattle_range, removable=tuple(int(i) for i in removable))
     relaxing = dict(common, steps=relax_steps, every=relax_every, fmax=fmax, optimizer=optimizer)
-    kinds = [("insertion", "insertion", n_insertion, common, 1),
-             ("relax", "relax", n_relax, dict(relaxing, n_rattle=n_rattle_final), relax_steps + 1 + n_rattle_final),
+    vac = "-vac" if len(removable) else ""
+    kinds = [(f"insertion{vac}", "insertion", n_insertion, common, 1),
+             (f"relax{vac}", "relax", n_relax, dict(relaxing, n_rattle=n_rattle_final), relax_steps + 1 + n_rattle_final),
              ("template", "template", n_template, dict(relaxing, n_rattle=0), 1)]
     for symbol in sorted(max_added):
         if symbol in GASES:
@@ -198,6 +217,9 @@ def run_task(task, calc):
     if task.kind in ("insertion", "relax"):
         counts = {s: rng.integers(0, n + 1) for s, n in p["max_added"].items()}
         atoms = random_insertion(p["template"], counts, rng, z_range=p["z_range"])
+        if p.get("removable"):  # drawn after the insertion: plans without removable atoms are unchanged
+            gone = rng.choice(p["removable"], rng.integers(0, len(p["removable"]) + 1), replace=False)
+            del atoms[[int(i) for i in gone]]
         if task.kind == "relax":
             return _relax_frames(atoms, calc, task, p, rng, "insertion")
         atoms.calc = calc

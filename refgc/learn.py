@@ -89,7 +89,7 @@ def _save(path, document):
 
 
 def learn(model, slab, spec, *, rounds, mu, out, data=None, test=None, restarts=4, test_restarts=2, snapshots=2, weight=4,
-          epochs=10, learning_rate=1e-4, workers=1, seed=0, executor=None, progress=True, log=print):
+          epochs=10, learning_rate=1e-4, workers=1, seed=0, removable=None, executor=None, progress=True, log=print):
     """``rounds`` rounds of active learning from the model file ``model`` on ``slab``
     (``ase.Atoms``) with the labeller ``spec``, at every Δμ of ``mu`` ({symbol: [Δμ, ...]},
     eV). ``data``: the files the model was trained on (default: those its provenance names,
@@ -98,7 +98,9 @@ def learn(model, slab, spec, *, rounds, mu, out, data=None, test=None, restarts=
     files the model was validated on, if recorded. ``test``: frames never trained on (default:
     the model's recorded test file), scored before and after each round. Fine-tuning uses the starting model's recorded training settings
     (:func:`training_settings`) with ``epochs`` epochs at most, ``learning_rate`` and
-    ``workers`` processes. Returns the path of the model kept last (``out/model.npz``)."""
+    ``workers`` processes. ``removable`` goes to :func:`refgc.optimize` (template atoms the
+    search may remove, "top" or indices). Returns the path of the model kept last
+    (``out/model.npz``)."""
     lab = make_labeller(spec)  # a bad spec fails here, before anything is computed
     check_count(rounds, "rounds", minimum=1)
     check_count(restarts, "restarts", minimum=1)
@@ -128,7 +130,8 @@ def learn(model, slab, spec, *, rounds, mu, out, data=None, test=None, restarts=
     recipe = dict(model=str(model), slab=fingerprint(slab), labeller=spec, rounds=rounds,
                   mu={s: list(v) for s, v in mu.items()},
                   data=[str(p) for p in data], test=str(test) if test else None, restarts=restarts, test_restarts=test_restarts, snapshots=snapshots,
-                  weight=weight, epochs=epochs, learning_rate=learning_rate, seed=seed)
+                  weight=weight, epochs=epochs, learning_rate=learning_rate, seed=seed,
+                  **({"removable": removable if isinstance(removable, str) else list(removable)} if removable else {}))
     state = json.loads(state_path.read_text()) if state_path.exists() else {"recipe": recipe, "rounds": []}
     if {**state["recipe"], "rounds": rounds} != recipe:  # more rounds continue a run; other options do not
         differ = sorted(k for k in recipe if k != "rounds" and state["recipe"].get(k) != recipe[k])
@@ -145,7 +148,7 @@ def learn(model, slab, spec, *, rounds, mu, out, data=None, test=None, restarts=
         for kind, n, offset in (("visits", restarts, 0), ("heldout", test_restarts, 1)):
             frames = []
             for mu_k in grid:
-                result = optimize(slab, mu_k, model=model_r, restarts=n, seed=1000 * seed + 10 * r + offset,
+                result = optimize(slab, mu_k, model=model_r, restarts=n, seed=1000 * seed + 10 * r + offset, removable=removable,
                                   executor=executor, progress=progress, output=folder / f"{kind}-{_label(mu_k)}")
                 frames += datagen.frames_from_runs(result.runs, snapshots, tag=f"r{r}/{kind}/{_label(mu_k)}")
             stats = datagen.label(frames, lab, str(folder / f"{kind}.extxyz"), progress=progress)

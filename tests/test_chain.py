@@ -207,3 +207,22 @@ def test_the_shipped_recipe_is_valid():
     assert [argv[0] for argv in lines] == ["data", "data", "data", "data", "train", "learn"]
     for argv in lines:
         parser().parse_args(argv)  # exits on an option the command does not have
+
+
+def test_diagram_ranks_every_structure_at_every_dmu(chain, tmp_path, capsys):
+    out = tmp_path / "diagram"
+    args = ["diagram", str(chain / "slab.extxyz"), "--model", str(chain / "model.npz"), "--vary", "O", "--dmu", "-1", "0",
+            "--mu", "Cu=0", "--restarts", "1", "--hops", "0", "--seed", "0", "--out", str(out), "--serial", "--quiet"]
+    assert main(args) == 0
+    document = json.loads((out / "diagram.json").read_text())
+    assert document["stable"][0]["from"] == -1.0 and document["stable"][-1]["to"] == 0.0
+    assert all(a["to"] == b["from"] for a, b in zip(document["stable"], document["stable"][1:]))
+    assert (out / "diagram.png").stat().st_size > 0 and (out / "dmu_O_-1.000" / "template.extxyz").exists()
+    assert "the stable structure against Δμ_O" in capsys.readouterr().out
+    assert main(args) == 0  # resumes: every restart is read back, none recomputed
+
+
+def test_data_refuses_max_added_of_an_element_not_added(chain, capsys):
+    assert main(["data", str(chain / "slab.extxyz"), "--species", "O", "--labeller", "emt", "--max-added", "Au=2",
+                 "--out", str(chain / "x.extxyz")]) == 2
+    assert "--max-added names Au, which is not in --species" in capsys.readouterr().err

@@ -79,8 +79,8 @@ def test_placement_distance_from_the_table_or_covalent_radii():
 
     assert placement_distance("O", "O") == DISTANCES[("O", "O")].placement
     assert placement_distance("O", "Cu") == placement_distance("Cu", "O") == DISTANCES[("Cu", "O")].placement
-    assert placement_distance("Ag", "O") == pytest.approx(covalent_radii[atomic_numbers["Ag"]]
-                                                          + covalent_radii[atomic_numbers["O"]])
+    assert placement_distance("Ag", "O") == pytest.approx(0.85 * (covalent_radii[atomic_numbers["Ag"]]
+                                                                  + covalent_radii[atomic_numbers["O"]]))
 
 
 def _bound(toy, surface, symbols, positions):
