@@ -64,6 +64,14 @@ def gibbs(E, E_slab, added, mu_ref):
     return E - E_slab - sum(n * mu_ref[s] for s, n in added.items())
 
 
+def _shown(path):
+    """``path`` as stored in a model file: relative to the working directory when inside it
+    (the shipped model as refgc/models/default.npz), never a machine's absolute path."""
+    path = os.path.abspath(path)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(refgc.__file__)))
+    return os.path.relpath(path, root) if path.startswith(root + os.sep) else os.path.basename(path)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=str(refgc.modelfile.DEFAULT_MODEL))
@@ -116,7 +124,8 @@ def main(argv=None):
            and all(abs(r["error_per_atom"]) <= GIBBS_BAR for r in rows[:-1]))
     print(f"the bar (≤ {1e3 * ENERGY_BAR:g} meV/atom, ≤ {FORCE_BAR} eV/Å, ΔG within {1e3 * GIBBS_BAR:g} meV/atom): "
           + ("met" if met else "NOT met"))
-    result = {"held_out": held_out, "gibbs": rows, "test_file": args.test, "model": args.model, "accuracy_bar_met": met}
+    result = {"held_out": held_out, "gibbs": rows, "test_file": args.test, "model": _shown(args.model),
+              "accuracy_bar_met": met}
     with open(args.out, "w") as f:
         json.dump(result, f, indent=1)
     if args.store:

@@ -90,3 +90,14 @@ def test_main_job_command_runs_on_the_default_template(tmp_path, capsys):
     _, E_slab, _ = relax(model, slab)  # the template relaxed as optimize relaxes it
     dG, _, _ = refgc.gibbs_free_energy(model, best, None, summary["mu"], len(slab), template_energy=E_slab)
     assert dG == pytest.approx(summary["best_gibbs"], abs=1e-6)
+
+
+def test_the_shipped_provenance_is_clean():
+    """No machine's path in the shipped model's metadata, and its top record is the training
+    that made its parameters (not a re-save), with its loss history."""
+    import json
+
+    model = refgc.load_model()
+    text = json.dumps(model.provenance)
+    assert '"/' not in text, "an absolute path in the shipped model's provenance"
+    assert model.provenance["training"]["epochs"] > 0 and model.provenance["training"]["loss_history"]
