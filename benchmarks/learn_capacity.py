@@ -1,12 +1,15 @@
 """How each learn round trades accuracy: energy and force MAE of the default model and the
 rounds' models on the training frames, each round's visits and the test frames.
 
-    python benchmarks/learn_capacity.py     # reads data/default and data/default/learn; writes runs/capacity.json
+    python benchmarks/learn_capacity.py [MORE.npz ...]   # reads data/default and data/default/learn; writes runs/capacity.json
+
+MORE: other models to score on the same frames (e.g. a consolidation of the rounds).
 
 If every round raises the error on the frames it was trained on while the visits it was
 trained on stay well above them, the network (or its fine-tuning schedule) cannot fit both.
 """
 import json
+import sys
 from pathlib import Path
 
 from refgc import load_model, read_frames
@@ -14,7 +17,8 @@ from refgc.training import metrics
 
 DATA = Path("data/default")
 rounds = sorted(DATA.glob("learn/round-*"), key=lambda p: int(p.name.split("-")[1]))
-models = {"default": None, **{r.name: r / "model.npz" for r in rounds if (r / "model.npz").exists()}}
+models = {"default": None, **{r.name: r / "model.npz" for r in rounds if (r / "model.npz").exists()},
+          **{Path(p).stem: Path(p) for p in sys.argv[1:]}}
 sets = {"train (every 8th frame)": sum((read_frames(DATA / f)[::8] for f in
                                         ("train.extxyz.xz", "train2.extxyz.xz", "train3.extxyz.xz")), []),
         **{f"{r.name} visits": read_frames(r / "visits.extxyz") for r in rounds if (r / "visits.extxyz").exists()},
