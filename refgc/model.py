@@ -190,6 +190,40 @@ class Model:
                 params[f"interactions.{t}.f2out.1.{name}"] = np.zeros_like(grown.params[f"interactions.{t}.f2out.1.{name}"])
         return replace(self, config=grown.config, params=params)
 
+    def with_width(self, n_features, n_filters=None, seed=0):
+        """The same model widened to ``n_features`` features and ``n_filters`` filters (default:
+        as many as features), for fine-tuning with more capacity.
+
+        Every old weight keeps its place; the new rows and columns start as :func:`init_model`
+        draws them, except those that would feed a new unit into an old one and those that
+        write the new features (``f2out.1``'s new columns, the embedding's new columns), which
+        are zero, as are the new biases. The new features therefore start at zero and the new
+        units reach no old one: the widened model computes what this one does (to rounding)
+        until training moves it, and the zero weights have non-zero gradients."""
+        A, F = self.config.n_features, self.config.n_filters
+        n_filters = n_features if n_filters is None else n_filters
+        if n_features < A or n_filters < F:
+            raise ValueError(f"cannot narrow a model from {A} features, {F} filters to {n_features}, {n_filters}")
+        wide = init_model(replace(self.config, n_features=n_features, n_filters=n_filters), seed=seed)
+        params = {}
+        for name, value in wide.params.items():
+            old = self.params[name]
+            new = value.copy()
+            if name.endswith(".bias") or name == "embedding":
+                new[..., old.shape[-1]:] = 0.0
+            new[tuple(slice(0, n) for n in old.shape)] = old
+            params[name] = new
+        half = A // 2
+        params["embedding"][:, A:] = 0.0
+        for t in range(self.config.n_interactions):
+            block = f"interactions.{t}"
+            params[f"{block}.filter.1.weight"][F:, :F] = 0.0  # new filter units reach no old filter
+            params[f"{block}.f2out.0.weight"][F:, :A] = 0.0  # new filters reach no old unit
+            params[f"{block}.f2out.1.weight"][A:, :A] = 0.0  # new units reach no old feature
+            params[f"{block}.f2out.1.weight"][:, A:] = 0.0  # and nothing writes the new features yet
+        params["readout.1.weight"][half:, :] = 0.0  # new read-out units reach no energy
+        return replace(self, config=wide.config, params=params)
+
     def evaluate(self, species, positions, q, graph, gradients=True, method="backward", dtype="float64"):
         """E, or (E, ∂E/∂x, ∂E/∂q): the energy-model interface of refgc.
 

@@ -371,9 +371,12 @@ def _split_validation_from(paths, sources, settings):
 
 def _model_to_start_from(init, species, architecture, prior, seed):
     """(model, grown_from): the ``init`` model file, grown to ``architecture["interactions"]``
-    blocks if more (new blocks start at zero output), with the ``prior`` changed (it has no
-    trained parameters); nothing else of its architecture may change."""
+    blocks if more (new blocks start at zero output) and widened to ``architecture["features"]``
+    and ``["filters"]`` if more (:meth:`Model.with_width`: the same function at the start),
+    with the ``prior`` changed (it has no trained parameters); nothing else of its
+    architecture may change."""
     grow = architecture.pop("interactions", None)
+    features, filters = architecture.pop("features", None), architecture.pop("filters", None)
     if architecture or species:
         given = ", ".join("--" + k for k in architecture) or "--species"
         raise ValueError(f"--init uses the architecture of {init}; drop {given}")
@@ -384,6 +387,16 @@ def _model_to_start_from(init, species, architecture, prior, seed):
                              "and fine-tuning can only add blocks")
         grown_from = model.config.n_interactions
         model = model.with_interactions(grow, seed=seed)
+    if features is not None or filters is not None:
+        features = features or model.config.n_features
+        filters = filters or (features if features != model.config.n_features else model.config.n_filters)
+        if features < model.config.n_features or filters < model.config.n_filters:
+            raise ValueError(f"--features {features} --filters {filters}: {init} has {model.config.n_features} features "
+                             f"and {model.config.n_filters} filters, and fine-tuning can only widen it")
+        if (features, filters) != (model.config.n_features, model.config.n_filters):
+            grown_from = {"grown_from_interactions": grown_from} if grown_from is not None else {}
+            grown_from["widened_from"] = {"features": model.config.n_features, "filters": model.config.n_filters}
+            model = model.with_width(features, filters, seed=seed)
     return model.with_prior(prior.get("prior_strength"), prior.get("prior_radius_scale")), grown_from
 
 
@@ -403,7 +416,8 @@ def train_from_files(data, out=None, *, validation=None, validation_from=None, t
     ``test``: held-out frames, scored after training and stored in the provenance.
 
     The model: ``init``, a model file to fine-tune, keeps its architecture, except that
-    ``architecture["interactions"]`` may add blocks and ``prior`` may change the repulsive
+    ``architecture["interactions"]`` may add blocks, ``["features"]`` and ``["filters"]`` may
+    widen it, and ``prior`` may change the repulsive
     prior. Otherwise the config is built from ``species`` (default: those in the data),
     ``architecture`` (keys of :data:`ARCHITECTURE`, which has the defaults) and ``prior``
     (keys of :data:`PRIOR`; default :class:`ModelConfig`'s). None values count as not given.
@@ -459,7 +473,9 @@ def train_from_files(data, out=None, *, validation=None, validation_from=None, t
         provenance |= {"max_force": max_force, "n_left_out": len(dropped)}
     if start is not None:
         provenance["fine_tuned_from"] = {"file": str(init), "provenance": start.provenance}
-        if grown_from is not None:
+        if isinstance(grown_from, dict):  # widened (and perhaps grown)
+            provenance["fine_tuned_from"].update(grown_from)
+        elif grown_from is not None:
             provenance["fine_tuned_from"]["grown_from_interactions"] = grown_from
     if references:
         with open(references) as f:

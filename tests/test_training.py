@@ -312,7 +312,43 @@ def test_with_interactions_grows_a_model_that_computes_the_same(frames, tmp_path
     saved = refgc.load_model(out)
     assert saved.config.n_interactions == 3 and saved.provenance["fine_tuned_from"]["grown_from_interactions"] == 2
     assert main(["train", str(data), "--out", str(out), "--init", str(base), "--interactions", "1"]) == 2
-    assert main(["train", str(data), "--out", str(out), "--init", str(base), "--features", "16"]) == 2
+    assert main(["train", str(data), "--out", str(out), "--init", str(base), "--features", "4"]) == 2  # narrower
+    assert main(["train", str(data), "--out", str(out), "--init", str(base), "--cutoff", "3.9"]) == 2
+
+
+def test_with_width_widens_a_model_that_computes_the_same(frames, tmp_path):
+    """New features start at zero and new units reach no old one: the same energy and
+    gradients (both backward paths); the zero blocks get gradients, so training moves them."""
+    from ase.io import write
+
+    from refgc.cli import main
+    from refgc.graph import build_graph
+    from refgc.system import system_from_atoms
+
+    model = T.train(frames, CONFIG, settings=T.TrainSettings(max_epochs=2, batch_size=6), log=None)
+    A, F = CONFIG.n_features, CONFIG.n_filters
+    wide = model.with_width(A + 6, F + 4, seed=1)
+    assert (wide.config.n_features, wide.config.n_filters) == (A + 6, F + 4) and wide.mu_ref == model.mu_ref
+    s = system_from_atoms(model.species, frames[5], np.linspace(0.2, 1.0, len(frames[5])))
+    g = build_graph(s.positions, s.cell, s.pbc, model.cutoff)
+    for method in ("backward", "autograd"):
+        a, b = (m.evaluate(s.species, s.positions, s.q, g, method=method) for m in (model, wide))
+        assert a[0] == pytest.approx(b[0], rel=1e-12)
+        assert np.allclose(a[1], b[1], rtol=1e-10, atol=1e-12) and np.allclose(a[2], b[2], rtol=1e-10, atol=1e-12)
+    last = f"interactions.{CONFIG.n_interactions - 1}.f2out.1.weight"
+    assert not np.any(wide.params[last][:, A:])
+    tuned = T.train(frames, wide.config, settings=T.TrainSettings(max_epochs=1, batch_size=6), init=wide, log=None)
+    assert np.any(tuned.params[last][:, A:]) and np.any(tuned.params["embedding"][:, A:] != 0)
+    with pytest.raises(ValueError, match="cannot narrow"):
+        wide.with_width(A)
+    data, base, out = tmp_path / "data.extxyz", tmp_path / "base.npz", tmp_path / "wide.npz"
+    write(data, frames, format="extxyz")
+    refgc.save_model(model, base)
+    assert main(["train", str(data), "--out", str(out), "--init", str(base), "--features", str(A + 6),
+                 "--max-epochs", "1"]) == 0
+    saved = refgc.load_model(out)
+    assert (saved.config.n_features, saved.config.n_filters) == (A + 6, F + 6)
+    assert saved.provenance["fine_tuned_from"]["widened_from"] == {"features": A, "filters": F}
 
 
 def test_command_line_validation_from_one_data_file(frames, tmp_path, capsys):
