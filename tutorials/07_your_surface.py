@@ -262,7 +262,7 @@ print(f"EMT's best hand-built phase there: {winner[float(DMU[-1])]} "
 # added) rather than by swapping atoms of the top layer: with copper's reservoir at
 # Δμ_Cu = 0, a new c(2×2) CuAu layer on Cu(100) and a top layer with half its Cu replaced
 # by Au are the same surface, and the ΔG says so. EMT's own transitions among the hand-built
-# phases (section 2) come at −0.25 and −0.21 eV.
+# phases (section 2) come at −0.26 and −0.22 eV.
 #
 # - Compare the validated table with the labeller's hand-built phases (section 2): the
 #   search should find the labeller's lowest phase, or one the labeller ranks lower.
