@@ -231,6 +231,7 @@ figure = plt.imread(WORK / "diagram" / "diagram.png")
 plt.figure(figsize=(8, 8 * figure.shape[0] / figure.shape[1]))
 plt.imshow(figure)
 plt.axis("off")
+plt.savefig(FIGURES / "07_your_surface_diagram.png", dpi=150, bbox_inches="tight")
 plt.show()
 
 # %% [markdown]
