@@ -279,6 +279,20 @@ def test_with_prior_changes_only_the_prior():
     assert model.with_prior().config == CONFIG
 
 
+def assert_same_function(model, other, atoms, rtol, atol):
+    """Equal energies and gradients of two models on ``atoms`` at q from 0.2 to 1, by both
+    backward paths."""
+    from refgc.graph import build_graph
+    from refgc.system import system_from_atoms
+
+    s = system_from_atoms(model.species, atoms, np.linspace(0.2, 1.0, len(atoms)))
+    g = build_graph(s.positions, s.cell, s.pbc, model.cutoff)
+    for method in ("backward", "autograd"):
+        a, b = (m.evaluate(s.species, s.positions, s.q, g, method=method) for m in (model, other))
+        assert a[0] == pytest.approx(b[0], rel=1e-12)
+        assert np.allclose(a[1], b[1], rtol=rtol, atol=atol) and np.allclose(a[2], b[2], rtol=rtol, atol=atol)
+
+
 def test_with_interactions_grows_a_model_that_computes_the_same(frames, tmp_path):
     """Added blocks start with a zero last layer: the same energy and forces (both backward
     paths) until training moves them; then the new block changes and the loss falls."""
@@ -289,15 +303,7 @@ def test_with_interactions_grows_a_model_that_computes_the_same(frames, tmp_path
     model = T.train(frames, CONFIG, settings=T.TrainSettings(max_epochs=2, batch_size=6), log=None)
     grown = model.with_interactions(3)
     assert grown.config.n_interactions == 3 and grown.mu_ref == model.mu_ref
-    from refgc.graph import build_graph
-    from refgc.system import system_from_atoms
-
-    s = system_from_atoms(model.species, frames[5], np.linspace(0.2, 1.0, len(frames[5])))
-    g = build_graph(s.positions, s.cell, s.pbc, model.cutoff)
-    for method in ("backward", "autograd"):
-        a, b = (m.evaluate(s.species, s.positions, s.q, g, method=method) for m in (model, grown))
-        assert a[0] == pytest.approx(b[0], rel=1e-12)
-        assert np.allclose(a[1], b[1], rtol=1e-12, atol=1e-14) and np.allclose(a[2], b[2], rtol=1e-12, atol=1e-14)
+    assert_same_function(model, grown, frames[5], rtol=1e-12, atol=1e-14)
     assert not np.any(grown.params["interactions.2.f2out.1.weight"])
     assert np.any(grown.params["interactions.2.filter.0.weight"])
     tuned = T.train(frames, grown.config, settings=T.TrainSettings(max_epochs=1, batch_size=6), init=grown, log=None)
@@ -322,19 +328,12 @@ def test_with_width_widens_a_model_that_computes_the_same(frames, tmp_path):
     from ase.io import write
 
     from refgc.cli import main
-    from refgc.graph import build_graph
-    from refgc.system import system_from_atoms
 
     model = T.train(frames, CONFIG, settings=T.TrainSettings(max_epochs=2, batch_size=6), log=None)
     A, F = CONFIG.n_features, CONFIG.n_filters
     wide = model.with_width(A + 6, F + 4, seed=1)
     assert (wide.config.n_features, wide.config.n_filters) == (A + 6, F + 4) and wide.mu_ref == model.mu_ref
-    s = system_from_atoms(model.species, frames[5], np.linspace(0.2, 1.0, len(frames[5])))
-    g = build_graph(s.positions, s.cell, s.pbc, model.cutoff)
-    for method in ("backward", "autograd"):
-        a, b = (m.evaluate(s.species, s.positions, s.q, g, method=method) for m in (model, wide))
-        assert a[0] == pytest.approx(b[0], rel=1e-12)
-        assert np.allclose(a[1], b[1], rtol=1e-10, atol=1e-12) and np.allclose(a[2], b[2], rtol=1e-10, atol=1e-12)
+    assert_same_function(model, wide, frames[5], rtol=1e-10, atol=1e-12)
     last = f"interactions.{CONFIG.n_interactions - 1}.f2out.1.weight"
     assert not np.any(wide.params[last][:, A:])
     tuned = T.train(frames, wide.config, settings=T.TrainSettings(max_epochs=1, batch_size=6), init=wide, log=None)
