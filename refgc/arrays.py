@@ -22,9 +22,13 @@ from array_api_compat import array_namespace, device, is_array_api_obj, is_numpy
 from autograd.numpy.numpy_boxes import ArrayBox
 
 __all__ = ["namespace", "is_numpy", "rows", "rowdot", "dot", "constant", "backend_namespace", "to_device",
-           "to_host", "BACKENDS"]
+           "to_host", "BACKENDS", "BackendUnavailable"]
 
 BACKENDS = ("numpy", "cupy")
+
+
+class BackendUnavailable(RuntimeError):
+    """``backend="cupy"`` on a machine where CuPy finds no GPU."""
 
 
 def namespace(*arrays):
@@ -82,9 +86,9 @@ def backend_namespace(backend):
         try:
             n = cupy.cuda.runtime.getDeviceCount()
         except Exception as err:  # noqa: BLE001  (CUDA reports a missing driver in several ways)
-            raise RuntimeError(f"backend='cupy': CuPy finds no usable GPU ({type(err).__name__}: {err})") from None
+            raise BackendUnavailable(f"backend='cupy': CuPy finds no usable GPU ({type(err).__name__}: {err})") from None
         if n == 0:
-            raise RuntimeError("backend='cupy': CuPy finds no GPU on this machine")
+            raise BackendUnavailable("backend='cupy': CuPy finds no GPU on this machine")
         return array_namespace(cupy.empty(0))
     if hasattr(backend, "asarray") and is_array_api_obj(backend.asarray(0.0)):
         return backend

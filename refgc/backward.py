@@ -157,9 +157,9 @@ def energy_and_gradients(params, config, species, positions, q, graph, dtype=np.
     The arrays may be of any namespace (NumPy, CuPy, ...), the graph and the parameters on
     the same device (``Graph.to``); the gradients come back in that namespace.
     ``dtype=numpy.float32`` computes in single precision (gradients agree with float64 to
-    ~1e-5 relative). ``structures``: for a batch of disjoint structures, a pair of
-    :class:`refgc.scatter.Segments` mapping atoms and pairs to their structure; E is then
-    (S,), one energy per structure (the gradients need no splitting: no pair joins two)."""
+    ~1e-5 relative). ``structures``: for a batch of disjoint structures, the
+    :class:`refgc.scatter.Segments` that maps atoms to their structure; E is then (S,), one
+    energy per structure (the gradients need no splitting: no pair joins two)."""
     xp, dtype = namespace(positions), np.dtype(dtype)
     if dtype != np.float64:
         params = {k: to_device(xp, v, dtype) for k, v in params.items()}
@@ -189,9 +189,8 @@ def energy_and_gradients(params, config, species, positions, q, graph, dtype=np.
     rep = schnet.repulsion(config, species, q, graph, d)  # (P,)
     if structures is None:
         E = float(dot(q, eps) + 0.5 * xp.sum(rep))
-    else:  # E_s = Σ_{i ∈ s} q_i ε_i + ½ Σ_{pairs of s} q_i q_j φ
-        atoms_s, pairs_s = structures
-        E = scatter_add(q * eps, atoms_s.to(xp)) + 0.5 * scatter_add(rep, pairs_s.to(xp))
+    else:  # E_s = Σ_{i ∈ s} (q_i ε_i + ½ Σ_j q_i q_j φ_ij)
+        E = scatter_add(q * eps + 0.5 * scatter_add(rep, graph.seg_i), structures.to(xp))
 
     # backward
     d_bar, q_bar = repulsion_adjoint(config, species, q, graph, d)

@@ -21,6 +21,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from . import __version__
+from .arrays import BACKENDS, BackendUnavailable
 from .parallel import SerialExecutor
 from .results import describe
 from .training import ARCHITECTURE, PRIOR, TrainSettings, train_from_files
@@ -73,7 +74,7 @@ def _optimize(args):
         options.update(removable=_removable(args.removable))
     result = optimize(slab, mu, model=model, candidates=candidates, restarts=args.restarts, seed=args.seed,
                       executor=SerialExecutor() if args.serial else None, progress=not args.quiet, output=args.out,
-                      **options)
+                      backend=args.backend, lockstep=args.lockstep, **options)
     bulk = bulk_notes(model, mu)
     extra = {k: v for k, v in (("conditions", conditions), ("bulk", bulk)) if v}
     if extra and args.out and not str(args.out).endswith(".db"):
@@ -355,6 +356,11 @@ def parser():
     o.add_argument("--removable", nargs="+", metavar="I",
                    help="template atoms that may be removed: 'top' (the top layer) or their indices")
     o.add_argument("--serial", action="store_true", help="run the restarts in this process")
+    o.add_argument("--backend", choices=BACKENDS, default="numpy",
+                   help="where the model runs: numpy (default) or cupy (a GPU; needs refgc[gpu])")
+    o.add_argument("--lockstep", nargs="?", const=True, default=False, choices=[True, "batched"],
+                   help="the restarts share the model in threads of this process, one call per step "
+                        "(one batched call on a GPU, or with --lockstep batched)")
     o.add_argument("--quiet", action="store_true", help="no progress lines")
     o.set_defaults(run=_optimize)
 
@@ -459,7 +465,7 @@ def main(argv=None):
     args = parser().parse_args(argv)
     try:
         return args.run(args) or 0
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, BackendUnavailable) as err:
         print(f"refgc {args.command}: error: {err}", file=sys.stderr)
         return 2
 
