@@ -41,7 +41,19 @@ __all__ = ["batch_graph", "evaluate_batch", "OnBackend", "on_backend", "Lockstep
 def batch_graph(graphs, sizes):
     """``(graph, structures)``: the disjoint graph of structures with ``sizes`` atoms and
     neighbour graphs ``graphs`` (each in the half/reversed layout), and the
-    :class:`~refgc.scatter.Segments` that maps its atoms to their structure."""
+    :class:`~refgc.scatter.Segments` that maps its atoms to their structure. The last one
+    is kept: Verlet lists hand back the same graphs for many steps, and so does a batch."""
+    key = (tuple(map(id, graphs)), tuple(sizes))
+    if _last and _last[0] == key:
+        return _last[2]
+    _last[:] = [key, graphs, _batch_graph(graphs, sizes)]  # the graphs kept, so no id is reused
+    return _last[2]
+
+
+_last = []  # [key, graphs, (graph, structures)] of the last batch_graph call
+
+
+def _batch_graph(graphs, sizes):
     starts = np.cumsum([0, *sizes])
     half = [(g.i[: g.n_half] + a, g.j[: g.n_half] + a, g.offsets[: g.n_half]) for g, a in zip(graphs, starts)]
     i, j, offsets = (np.concatenate(parts) for parts in zip(*half))

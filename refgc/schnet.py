@@ -28,7 +28,7 @@ pass (:mod:`refgc.backward`) runs the same stages on a GPU.
 import numpy as np
 from autograd.extend import defvjp, primitive
 
-from .arrays import constant, namespace, rows
+from .arrays import constant, is_numpy, namespace, rows
 from .scatter import gather, scatter_add
 
 __all__ = ["ssp", "sigmoid", "rbf", "cosine_cutoff", "pair_distances", "filter_network", "in2f", "messages", "f2out",
@@ -40,13 +40,16 @@ def _half_tanh(x):
     xp = namespace(x)
     t = xp.abs(x)
     t *= 0.5
-    return xp.tanh(t)
+    return np.tanh(t, out=t) if is_numpy(xp) else xp.tanh(t)  # NumPy: in place, no temporary
 
 
 def _ssp_from(x, t):
     r"""ssp from t = tanh(|x|/2): :math:`\ln(1 + e^x) = \max(x, 0) + \ln 2 - \ln(1 + \tanh(|x|/2))`,
-    since :math:`1 + e^{-|x|} = 2 / (1 + \tanh(|x|/2))`; no overflow for any x."""
+    since :math:`1 + e^{-|x|} = 2 / (1 + \tanh(|x|/2))`; no overflow for any x. On NumPy it
+    overwrites t (the filters' temporaries are most of an evaluation's memory traffic)."""
     xp = namespace(x)
+    if is_numpy(xp):
+        return np.subtract(np.maximum(x, 0.0), np.log1p(t, out=t), out=t)
     return xp.maximum(x, 0.0) - xp.log1p(t)
 
 
