@@ -108,6 +108,7 @@ def scatter_table(graph, n_filters):
 
 def search(restarts):
     import refgc
+    import refgc.surface
 
     t0 = time.perf_counter()
     gpu = refgc.optimize(refgc.surface.cu110_c6x2_template(), {"O": -1.0, "Cu": 0.0}, restarts=restarts, seed=0,
@@ -129,7 +130,6 @@ def main():
     parser.add_argument("--restarts", type=int, default=64)
     parser.add_argument("--skip-search", action="store_true")
     args = parser.parse_args()
-    import refgc.surface  # noqa: F401
     from refgc.arrays import backend_namespace
 
     backend_namespace("cupy")  # no CuPy or no GPU: one line, and stop
