@@ -7,7 +7,7 @@ and existences. The public API is below; docs/method.md ("Layout of the package"
 
 from .calculator import Calculator
 from .data import read_frames
-from .energy import embeddings, energy, energy_and_gradients
+from .energy import embeddings, energy, energy_and_gradients, energy_and_gradients_batch
 from .gibbs import gibbs_free_energy
 from .grandcanonical import optimize
 from .insertion import insertion_map
@@ -22,7 +22,7 @@ __version__ = "0.4.0"
 __all__ = [
     # the model
     "ModelConfig", "Model", "init_model", "load_model", "save_model",
-    "energy", "energy_and_gradients", "embeddings", "Calculator",
+    "energy", "energy_and_gradients", "energy_and_gradients_batch", "embeddings", "Calculator",
     # the search
     "gibbs_free_energy", "relax", "optimize", "phase_diagram", "insertion_map",
     # training

@@ -21,14 +21,14 @@ stage (schnet)         forward                                    adjoint (this 
 =====================  =========================================  ==============================================
 
 The tests hold every output equal to autograd's (the reference) to 1e-10 and to finite
-differences.
+differences. Every line takes its operations from the namespace of its arrays
+(:mod:`refgc.arrays`), so the same pass runs on NumPy, on CuPy and under ``array-api-strict``.
 """
-
-from dataclasses import replace
 
 import numpy as np
 
 from . import schnet
+from .arrays import constant, dot, is_numpy, namespace, rowdot, rows, to_device
 from .scatter import gather, scatter_add
 
 __all__ = ["energy_and_gradients"]
@@ -36,52 +36,65 @@ __all__ = ["energy_and_gradients"]
 
 def pair_distances_adjoint(positions, graph, d, d_bar):
     """x̄ (N, 3) from d̄ (P,): each pair pulls its two atoms along r̂_ij."""
+    xp = namespace(d)
     r = gather(positions, graph.seg_j) - gather(positions, graph.seg_i) + graph.offsets  # (P, 3)
-    g = (np.divide(d_bar, d, out=np.zeros_like(d), where=d > 0.0))[:, None] * r  # d̄ r̂; d = 0: no direction
+    apart = d > 0.0
+    g = xp.where(apart, d_bar / xp.where(apart, d, 1.0), 0.0)[:, None] * r  # d̄ r̂; d = 0: no direction
     return scatter_add(g, graph.seg_j) - scatter_add(g, graph.seg_i)
 
 
 def rbf_adjoint(d, e, e_bar, cutoff, n_rbf):
     """d̄ (P,) from ē (P, K): ∂e_k/∂d = −e_k (d − μ_k)/σ²."""
     centres, sigma = schnet.rbf_centres(cutoff, n_rbf)
-    return -np.einsum("pk,pk->p", e_bar * e, d[:, None] - centres.astype(d.dtype)) / sigma**2
+    return -rowdot(e_bar * e, d[:, None] - constant(centres, d)) / sigma**2
 
 
 def cosine_cutoff_adjoint(d, fc_bar, cutoff):
     """d̄ (P,) from f̄_c (P,): f_c' = −½ (π/r_c) sin(π d/r_c) inside the cutoff, 0 beyond."""
-    return fc_bar * np.where(d < cutoff, -0.5 * np.pi / cutoff * np.sin(np.pi * d / cutoff), 0.0)
+    xp = namespace(d)
+    return fc_bar * xp.where(d < cutoff, -0.5 * xp.pi / cutoff * xp.sin(xp.pi * d / cutoff), 0.0)
 
 
-CHUNK = 512  # pairs per slice of the filter network: its (CHUNK, F) temporaries stay in cache
+CHUNK = 512  # pairs per slice of the filter network on a CPU: its (CHUNK, F) temporaries stay in cache
+
+
+def _chunk(x):
+    """Pairs per slice: :data:`CHUNK` on NumPy, all of them on a device (one kernel each)."""
+    return CHUNK if is_numpy(namespace(x)) else max(1, x.shape[0])
 
 
 def filter_network(params, t, e):
     """Block t's filters before the cutoff, as :func:`refgc.schnet.filter_network` computes
     them (its ``dense`` and ssp), and σ(a) of the hidden layer a = e W₀ + b₀ for the adjoint;
     a cache-sized slice of pairs at a time (measured 1.4x faster than whole arrays)."""
-    p = f"interactions.{t}.filter."
+    xp, p, n, c = namespace(e), f"interactions.{t}.filter.", e.shape[0], _chunk(e)
+    if n <= c:  # one slice: no copies
+        hidden, sig = schnet.ssp_and_sigmoid(schnet.dense(e, params, p + "0"))
+        return schnet.dense(hidden, params, p + "1"), sig
     F = params[p + "1.bias"].shape[0]
-    W, sig = np.empty((len(e), F), e.dtype), np.empty((len(e), F), e.dtype)
-    for a in range(0, len(e), CHUNK):
-        hidden, sig[a : a + CHUNK] = schnet.ssp_and_sigmoid(schnet.dense(e[a : a + CHUNK], params, p + "0"))
-        W[a : a + CHUNK] = schnet.dense(hidden, params, p + "1")
+    W, sig = xp.empty((n, F), dtype=e.dtype), xp.empty((n, F), dtype=e.dtype)
+    for a in range(0, n, c):
+        hidden, sig[a : a + c, :] = schnet.ssp_and_sigmoid(schnet.dense(e[a : a + c, :], params, p + "0"))
+        W[a : a + c, :] = schnet.dense(hidden, params, p + "1")
     return W, sig
 
 
 def filter_network_adjoint(params, t, sig, W_bar):
     """ē (P, K) from W̄ (P, F), the adjoint of the filters before the cutoff."""
-    p = f"interactions.{t}.filter."
+    xp, p, n, c = namespace(sig), f"interactions.{t}.filter.", sig.shape[0], _chunk(sig)
     w0, w1 = params[p + "0.weight"], params[p + "1.weight"]
-    e_bar = np.empty((len(sig), w0.shape[0]), sig.dtype)
-    for a in range(0, len(sig), CHUNK):
-        e_bar[a : a + CHUNK] = (sig[a : a + CHUNK] * (W_bar[a : a + CHUNK] @ w1.T)) @ w0.T
+    if n <= c:
+        return (sig * (W_bar @ w1.T)) @ w0.T
+    e_bar = xp.empty((n, w0.shape[0]), dtype=sig.dtype)
+    for a in range(0, n, c):
+        e_bar[a : a + c, :] = (sig[a : a + c, :] * (W_bar[a : a + c, :] @ w1.T)) @ w0.T
     return e_bar
 
 
 def in2f_adjoint(params, t, h, q, v_bar):
     """(h̄ (N, A), q̄ (N,)) from v̄ (N, F), v = q ⊙ h W_in."""
     w = params[f"interactions.{t}.in2f.weight"]
-    return (v_bar * q[:, None]) @ w.T, np.einsum("nf,nf->n", v_bar, h @ w)
+    return (v_bar * q[:, None]) @ w.T, rowdot(v_bar, h @ w)
 
 
 def messages_adjoint(m_bar, W, v, graph):
@@ -116,21 +129,21 @@ def activation_derivative(name, c):
         s = schnet.sigmoid(c)
         return s * (1.0 + c * (1.0 - s))
     if name == "tanh":
-        return 1.0 - np.tanh(c) ** 2
+        return 1.0 - namespace(c).tanh(c) ** 2
     raise ValueError(f"no derivative for read-out activation {name!r}")
 
 
 def readout_adjoint(params, config, species, q, c):
     """h̄ (N, A) of Σ_i q_i ε_i, from the read-out's first layer c = h R₀ + r₀."""
     c_bar = activation_derivative(config.readout_activation, c)
-    c_bar *= (q * params["scale"][species])[:, None] * params["readout.1.weight"][:, 0]
+    c_bar *= (q * rows(params["scale"], species))[:, None] * params["readout.1.weight"][:, 0]
     return c_bar @ params["readout.0.weight"].T
 
 
 def repulsion_adjoint(config, species, q, graph, d):
     """(d̄ (P,), q̄ (N,)) of E_rep = ½ Σ_pairs q_i q_j A u³, u = (1 − d/r_ab)₊."""
-    r_ab = schnet.prior_radii(config, species, graph).astype(d.dtype)
-    u = np.maximum(1.0 - d / r_ab, 0.0)
+    r_ab = schnet.prior_radii(config, species, graph)
+    u = namespace(d).maximum(1.0 - d / r_ab, 0.0)
     A = config.prior_strength
     qi, qj = gather(q, graph.seg_i), gather(q, graph.seg_j)
     d_bar = -1.5 * A * qi * qj * u**2 / r_ab
@@ -138,25 +151,31 @@ def repulsion_adjoint(config, species, q, graph, d):
     return d_bar, q_bar
 
 
-def energy_and_gradients(params, config, species, positions, q, graph, dtype=np.float64):
+def energy_and_gradients(params, config, species, positions, q, graph, dtype=np.float64, structures=None):
     """(E, ∂E/∂x (N, 3), ∂E/∂q (N,)) for the arrays of one system; see the module docstring.
 
+    The arrays may be of any namespace (NumPy, CuPy, ...), the graph and the parameters on
+    the same device (``Graph.to``); the gradients come back in that namespace.
     ``dtype=numpy.float32`` computes in single precision (gradients agree with float64 to
-    ~1e-5 relative); the results are returned as float64."""
-    dtype = np.dtype(dtype)
+    ~1e-5 relative). ``structures``: for a batch of disjoint structures, the
+    :class:`refgc.scatter.Segments` that maps atoms to their structure; E is then (S,), one
+    energy per structure (the gradients need no splitting: no pair joins two)."""
+    xp, dtype = namespace(positions), np.dtype(dtype)
     if dtype != np.float64:
-        params = {k: v.astype(dtype) for k, v in params.items()}
-        positions, q = positions.astype(dtype), q.astype(dtype)
-        graph = replace(graph, offsets=graph.offsets.astype(dtype))
+        params = {k: to_device(xp, v, dtype) for k, v in params.items()}
+        positions, q = to_device(xp, positions, dtype), to_device(xp, q, dtype)
+    graph = graph.to(xp, dtype)
     T, cutoff, K = config.n_interactions, config.cutoff, config.n_rbf
 
     # forward: schnet's stages, keeping what the adjoints need
-    graph, d = graph.within(schnet.pair_distances(positions, graph), cutoff)  # (P,), the pairs that count
+    d = schnet.pair_distances(positions, graph)  # (P,)
+    if is_numpy(xp):  # the pairs that count; on a device the skin's pairs stay in, adding exact zeros
+        graph, d = graph.within(d, cutoff)
     H = graph.n_half
     d_f = d if H is None else d[:H]  # the filters' pairs: all, or the unordered ones
     e = schnet.rbf(d_f, cutoff, K)  # (H, K)
     fc = schnet.cosine_cutoff(d_f, cutoff)[:, None]  # (H, 1)
-    h = params["embedding"][species]  # (N, A)
+    h = rows(params["embedding"], species)  # (N, A)
     saved = []
     for t in range(T):
         W, sig = filter_network(params, t, e)  # (H, F), before the cutoff
@@ -167,14 +186,18 @@ def energy_and_gradients(params, config, species, positions, q, graph, dtype=np.
         h = h + schnet.f2out(params, t, m)  # (N, A)
     c = schnet.dense(h, params, "readout.0")  # (N, A/2)
     eps = schnet.atom_energy(params, config, species, c)  # ε_i
-    E = float(np.dot(q, eps) + 0.5 * np.sum(schnet.repulsion(config, species, q, graph, d)))
+    rep = schnet.repulsion(config, species, q, graph, d)  # (P,)
+    if structures is None:
+        E = float(dot(q, eps) + 0.5 * xp.sum(rep))
+    else:  # E_s = Σ_{i ∈ s} (q_i ε_i + ½ Σ_j q_i q_j φ_ij)
+        E = scatter_add(q * eps + 0.5 * scatter_add(rep, graph.seg_i), structures.to(xp))
 
     # backward
     d_bar, q_bar = repulsion_adjoint(config, species, q, graph, d)
     q_bar += eps  # ∂(Σ q ε)/∂q, direct
     h_bar = readout_adjoint(params, config, species, q, c)  # (N, A)
-    e_bar = np.zeros_like(e)
-    fc_bar = np.zeros_like(d_f)
+    e_bar = xp.zeros_like(e)
+    fc_bar = xp.zeros_like(d_f)
     for t in reversed(range(T)):
         h, W, sig, Wc, v, m = saved[t]
         m_bar = f2out_adjoint(params, t, m, h_bar)  # (N, F); h̄ also flows on through the residual
@@ -182,7 +205,7 @@ def energy_and_gradients(params, config, species, positions, q, graph, dtype=np.
         dh, dq = in2f_adjoint(params, t, h, q, v_bar)
         h_bar = h_bar + dh
         q_bar += dq
-        fc_bar += np.einsum("pf,pf->p", Wc_bar, W)
+        fc_bar += rowdot(Wc_bar, W)
         Wc_bar *= fc
         e_bar += filter_network_adjoint(params, t, sig, Wc_bar)
     dd_f = rbf_adjoint(d_f, e, e_bar, cutoff, K) + cosine_cutoff_adjoint(d_f, fc_bar, cutoff)  # (H,)
@@ -191,4 +214,4 @@ def energy_and_gradients(params, config, species, positions, q, graph, dtype=np.
     else:
         d_bar[:H] += dd_f
     dx = pair_distances_adjoint(positions, graph, d, d_bar)
-    return E, np.asarray(dx, dtype=float), np.asarray(q_bar, dtype=float)
+    return E, dx, q_bar

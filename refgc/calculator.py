@@ -15,6 +15,7 @@ import numpy as np
 from ase.calculators.calculator import Calculator as ASECalculator
 from ase.calculators.calculator import all_changes
 
+from .batch import on_backend
 from .energy import energy_and_gradients
 from .graph import NeighborList
 from .system import check_model
@@ -23,13 +24,16 @@ __all__ = ["Calculator"]
 
 
 class Calculator(ASECalculator):
-    """ASE calculator: ``Calculator(model)``; ``skin`` (Å) is the neighbour list's Verlet skin."""
+    """ASE calculator: ``Calculator(model)``; ``skin`` (Å) is the neighbour list's Verlet skin;
+    ``backend``: ``"numpy"`` or ``"cupy"`` (a GPU)."""
 
     implemented_properties = ["energy", "free_energy", "forces", "existence_gradient"]
 
-    def __init__(self, model, skin=0.5, **kwargs):
+    def __init__(self, model, skin=0.5, backend="numpy", **kwargs):
         super().__init__(**kwargs)
         self.model = check_model(model)
+        on_backend(model, backend)  # a bad backend is an error here, not at the first call
+        self.backend = backend
         self.neighbors = NeighborList(model.cutoff, skin)
 
     def check_state(self, atoms, tol=1e-15):
@@ -43,7 +47,8 @@ class Calculator(ASECalculator):
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
-        E, dE_dx, dE_dq = energy_and_gradients(self.model, self.atoms, neighbors=self.neighbors)
+        E, dE_dx, dE_dq = energy_and_gradients(self.model, self.atoms, neighbors=self.neighbors,
+                                             backend=self.backend)
         self.results = {
             "energy": E,
             "free_energy": E,

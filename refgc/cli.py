@@ -21,6 +21,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from . import __version__
+from .arrays import BACKENDS, BackendUnavailable
 from .parallel import SerialExecutor
 from .results import describe
 from .training import ARCHITECTURE, PRIOR, TrainSettings, train_from_files
@@ -86,7 +87,8 @@ def _search_options(args):
     options = {k: v for k, v in (("existence", args.existence), ("existence_scale", args.existence_scale)) if v is not None}
     options.update(candidates=_assignments(args.candidates, "--candidates", int) or None, restarts=args.restarts,
                    seed=args.seed, mixtures=args.mixtures, polish=not args.no_polish,
-                   executor=SerialExecutor() if args.serial else None, progress=not args.quiet)
+                   executor=SerialExecutor() if args.serial else None, progress=not args.quiet,
+                   backend=args.backend, lockstep=args.lockstep)
     if args.hops is not None:
         options.update(hops=args.hops)
     if args.removable:
@@ -157,6 +159,11 @@ def _add_search_options(parser, out, where="folder (or .db file) for the results
     parser.add_argument("--removable", nargs="+", metavar="I",
                    help="template atoms that may be removed: 'top' (the top layer) or their indices")
     parser.add_argument("--serial", action="store_true", help="run the restarts in this process")
+    parser.add_argument("--backend", choices=BACKENDS, default="numpy",
+                   help="where the model runs: numpy (default) or cupy (a GPU; needs refgc[gpu])")
+    parser.add_argument("--lockstep", nargs="?", const=True, default=False, choices=[True, "batched"],
+                   help="the restarts share the model in threads of this process, one call per step "
+                        "(one batched call on a GPU, or with --lockstep batched)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
@@ -548,7 +555,7 @@ def main(argv=None):
     args = parser().parse_args(argv)
     try:
         return args.run(args) or 0
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, BackendUnavailable) as err:
         print(f"refgc {args.command}: error: {err}", file=sys.stderr)
         return 2
 

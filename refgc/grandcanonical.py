@@ -10,13 +10,15 @@ so a result does not depend on where or in which order the restarts ran.
 import math
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from .batch import Lockstep, on_backend
 from .gibbs import chemical_potentials, check_removable, template_potentials
-from .parallel import run_all
+from .parallel import SerialExecutor, run_all
 from .results import GCResult, Run, RunStore, problem_key
 from .search import Problem, check_fit, fixed_mask, relax, run_restart
 from .surface import surface_area, top_layer_z
@@ -108,7 +110,7 @@ def _check_slab(slab, region, cutoff):
 def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, seed=None,
              executor=None, progress=True, output=None, existence=Problem.existence,
              existence_scale=Problem.existence_scale, mixtures=Problem.mixtures, polish=Problem.polish,
-             hops=Problem.hops, removable=None):
+             hops=Problem.hops, removable=None, backend="numpy", lockstep=False):
     """Grow the atoms that stabilise ``slab`` at chemical potentials ``mu``.
 
     ``mu``: {symbol: Δμ in eV} relative to the model's references (Δμ = 0 for species not
@@ -130,7 +132,12 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
     template atoms that may go, ``"top"`` (the top layer's atoms, :func:`top_layer`) or their
     indices; their existences are variables like the candidates', a removed atom returns
     to its reservoir at its μ, and each restart reports what it removed
-    (:attr:`Run.removed`). Returns a
+    (:attr:`Run.removed`). ``backend``: where the model runs, ``"numpy"`` or ``"cupy"`` (a
+    GPU; the restarts then run in this process, see :mod:`refgc.arrays`). ``lockstep``: the
+    restarts run in threads of this process and share the model, one call per step
+    (:class:`refgc.batch.Lockstep`: on NumPy each restart computes exactly what it does
+    alone; on a device, or with ``lockstep="batched"``, one batched call answers every
+    restart, equal to rounding). Returns a
     :class:`GCResult`, whose answers include the relaxed template itself (ΔG = 0 by
     definition): a result is never worse than adding nothing.
     """
@@ -164,6 +171,11 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
     existence_scale = check_real(existence_scale, "existence_scale", positive=True)
     hops = check_count(hops, "hops")
     check_fit(sum(candidates.values()), slab, region, Problem.min_distance)
+    if lockstep not in (False, True, "batched"):
+        raise ValueError(f"lockstep must be False, True or 'batched', got {lockstep!r}")
+    if lockstep and executor is not None:
+        raise ValueError("lockstep=True runs the restarts in its own threads: give no executor")
+    model = on_backend(model, backend)  # a bad backend is one clear error here
     template, E_slab, _ = relax(model, slab)  # E_slab: the template relaxed with the same model
     problem = Problem(
         model=model, template=template, mu=absolute, template_energy=E_slab, fixed=fixed, region=region,
@@ -181,6 +193,11 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
     keys = [problem_key(problem, slab, sequence.entropy, k) for k in range(restarts)]
     runs = [stored[key] for key in keys if key in stored]
     todo = [(k, s) for k, (key, s) in enumerate(zip(keys, sequence.spawn(restarts))) if key not in stored]
+    if lockstep:
+        problem = replace(problem, model=Lockstep(problem.model, batched=True if lockstep == "batched" else None))
+        executor = problem.model.executor(len(todo))
+    elif executor is None and not (isinstance(backend, str) and backend == "numpy"):
+        executor = SerialExecutor()  # one device: processes would each hold a copy of the model there
     bar = tqdm(total=restarts, initial=len(runs), unit="restart", desc="refgc", disable=not progress)
 
     def finished(run):
@@ -194,6 +211,8 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
 
     with bar:
         runs += run_all(partial(run_restart, problem), todo, executor, finished)
+    if lockstep:
+        executor.shutdown()
     if not runs:
         raise KeyboardInterrupt("interrupted before any restart finished")
     runs.sort(key=lambda r: (r.gibbs, r.restart))

@@ -19,11 +19,12 @@ when the list was last built.
 """
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
 
+from .arrays import is_numpy, to_device
 from .scatter import Segments
 
 
@@ -80,6 +81,25 @@ class Graph:
         unordered pairs), built on first use and kept."""
         H, n = self.n_half, self.seg_i.n_atoms
         return Segments(self.i[:H], n), Segments(self.j[:H], n)
+
+    def to(self, xp, dtype=np.float64):
+        """This graph with ``dtype`` offsets on ``xp``'s device (kept): indices, offsets and
+        scatter maps there. NumPy float64: the graph itself."""
+        if is_numpy(xp):
+            return self if np.dtype(dtype) == self.offsets.dtype else replace(self, offsets=self.offsets.astype(dtype))
+        key = (xp, dtype)
+        if key not in self._on:
+            on = self._on[key] = Graph(i=to_device(xp, self.i), j=to_device(xp, self.j),
+                                       offsets=to_device(xp, self.offsets, dtype), seg_i=self.seg_i.to(xp),
+                                       seg_j=self.seg_j.to(xp), n_half=self.n_half)
+            if self.n_half is not None:  # cached_property's slot: built from the host's indices
+                on.__dict__["half_segments"] = tuple(s.to(xp) for s in self.half_segments)
+        return self._on[key]
+
+    @cached_property
+    def _on(self):
+        """{(namespace, dtype): this graph there}, of :meth:`to`."""
+        return {}
 
     def within(self, d, radius):
         """``(graph, d)`` of the pairs closer than ``radius`` only, in the same layout, given

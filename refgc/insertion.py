@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from ase import Atoms
 
+from .batch import on_backend
 from .gibbs import chemical_potentials, free_energy
 from .graph import Graph, build_graph
 from .system import check_atoms, check_model, check_real, system_from_atoms
@@ -69,11 +70,12 @@ class InsertionMap:
 MAX_PROBES = 1_000_000  # a grid of 0.01 Å over 100 Å²; each probe costs its pairs with the slab
 
 
-def insertion_map(model, slab, symbol, mu, height=1.5, spacing=0.25):
+def insertion_map(model, slab, symbol, mu, height=1.5, spacing=0.25, *, backend="numpy"):
     """∂ΔG/∂q of a q = 0 ``symbol`` atom at ``height`` Å above the slab's top atom, on a
     grid of about ``spacing`` Å over the surface cell. ``mu``: {symbol: Δμ} as for
-    :func:`refgc.gibbs_free_energy`."""
+    :func:`refgc.gibbs_free_energy`. ``backend``: ``"numpy"`` or ``"cupy"`` (a GPU)."""
     check_model(model)
+    model = on_backend(model, backend)
     check_atoms(slab, "slab")
     height = check_real(height, "height")  # relative to the top atom: 0 or below is allowed
     spacing = check_real(spacing, "spacing", positive=True)

@@ -29,6 +29,7 @@ from ase.data import atomic_numbers, covalent_radii
 from autograd import value_and_grad
 
 from . import backward, schnet
+from .arrays import backend_namespace, is_numpy, to_device, to_host
 from .memory import keep_freed_memory
 
 __all__ = ["ModelConfig", "Model", "init_model", "parameter_shapes"]
@@ -168,6 +169,11 @@ class Model:
     def cutoff(self):
         return self.config.cutoff
 
+    def params_on(self, xp):
+        """The parameters as arrays of namespace ``xp`` on its device, copied once and kept
+        (for the last few models and namespaces; the model itself stays plain NumPy data)."""
+        return _params_on(self.params, xp)
+
     def with_prior(self, strength=None, radius_scale=None):
         """The same model with another repulsive prior (A in eV, the radius scale s); None keeps
         the current value. The prior has no trained parameters, so nothing else changes."""
@@ -224,34 +230,56 @@ class Model:
         params["readout.1.weight"][half:, :] = 0.0  # new read-out units reach no energy
         return replace(self, config=wide.config, params=params)
 
-    def evaluate(self, species, positions, q, graph, gradients=True, method="backward", dtype="float64"):
+    def evaluate(self, species, positions, q, graph, gradients=True, method="backward", dtype="float64",
+                 backend="numpy"):
         """E, or (E, ∂E/∂x, ∂E/∂q): the energy-model interface of refgc.
 
         ``species`` indexes ``self.species``; ``graph`` holds every pair within the
         cutoff. ``method``: ``"backward"`` (default, the hand-written backward pass of
         :mod:`refgc.backward`) or ``"autograd"`` (:mod:`refgc.schnet` differentiated by
         autograd, the reference; the tests hold the two equal to 1e-10). ``dtype="float32"``
-        runs the backward pass in single precision (results still float64). Any object with
-        ``species``, ``mu_ref``, ``cutoff`` and this method can stand in for the SchNet
-        in :func:`refgc.energy_and_gradients`, :func:`refgc.gibbs_free_energy` and the
-        optimizer.
+        runs the backward pass in single precision (results still float64). ``backend``:
+        ``"numpy"`` (default), ``"cupy"`` (a GPU) or an array-API namespace module (see
+        :mod:`refgc.arrays`); the inputs and results stay NumPy arrays on the host. Any
+        object with ``species``, ``mu_ref``, ``cutoff`` and this method (``backend`` may be
+        left out) can stand in for the SchNet in :func:`refgc.energy_and_gradients`,
+        :func:`refgc.gibbs_free_energy` and the optimizer.
         """
 
         keep_freed_memory()
+        xp, params = backend_namespace(backend), self.params
+        if method not in ("backward", "autograd"):
+            raise ValueError(f"method must be 'backward' or 'autograd', got {method!r}")
+        if not is_numpy(xp):
+            if method == "autograd":
+                raise ValueError("the autograd reference path runs on NumPy only: use backend='numpy'")
+            params = self.params_on(xp)
+            species, positions, q, graph = to_device(xp, species), to_device(xp, positions), to_device(xp, q), graph.to(xp)
 
         def f(x, qq):
-            return schnet.total_energy(self.params, self.config, species, x, qq, graph)
+            return schnet.total_energy(params, self.config, species, x, qq, graph)
 
         if not gradients:
             return float(f(positions, q))
         if method == "backward":
-            return backward.energy_and_gradients(self.params, self.config, species, positions, q, graph, dtype=dtype)
-        if method != "autograd":
-            raise ValueError(f"method must be 'backward' or 'autograd', got {method!r}")
+            E, dE_dx, dE_dq = backward.energy_and_gradients(params, self.config, species, positions, q, graph, dtype=dtype)
+            return E, to_host(dE_dx), to_host(dE_dq)
         if np.dtype(dtype) != np.float64:
             raise ValueError("the autograd reference path runs in float64 only")
         E, (dE_dx, dE_dq) = value_and_grad(f, argnum=(0, 1))(positions, q)
         return float(E), np.asarray(dE_dx), np.asarray(dE_dq)
+
+
+_ON_DEVICE = {}  # {(id(params), namespace): (params, the same on the device)}, the last few
+
+
+def _params_on(params, xp):
+    key = (id(params), xp)
+    if key not in _ON_DEVICE:
+        if len(_ON_DEVICE) >= 4:
+            _ON_DEVICE.pop(next(iter(_ON_DEVICE)))
+        _ON_DEVICE[key] = (params, {k: to_device(xp, v) for k, v in params.items()})
+    return _ON_DEVICE[key][1]
 
 
 def init_model(config, seed=0, mu_ref=None, provenance=None):

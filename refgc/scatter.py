@@ -12,18 +12,23 @@ defined here as primitives whose VJPs call the primitives again. That keeps ever
 derivative differentiable once more, which force training (a loss on ∂E/∂x) needs.
 
 The scatter is a sparse (CSR) matrix product ``M @ v`` with ``M[a, p] = [idx[p] = a]``,
-built once per index array: no dense one-hot matrix and no Python loop over pairs.
+built once per index array: no dense one-hot matrix and no Python loop over pairs. On
+CuPy it is ``cupyx.scipy.sparse``'s CSR product (cuSPARSE); a namespace without sparse
+matrices (``array-api-strict``, which checks the generic code) gets ``M`` dense.
 """
 
 import numpy as np
 import scipy.sparse
 from autograd.extend import defvjp, primitive
 
+from .arrays import is_numpy, namespace, to_device
+
 __all__ = ["Segments", "gather", "scatter_add"]
 
 
 class Segments:
-    """An index array ``idx`` (one atom per pair) and its ``(n_atoms, n_pairs)`` CSR map."""
+    """An index array ``idx`` (one atom per pair) and its ``(n_atoms, n_pairs)`` map, on the
+    host (NumPy) or, from :meth:`to`, on another namespace's device."""
 
     def __init__(self, idx, n_atoms):
         self.idx = np.asarray(idx, dtype=np.intp)
@@ -33,6 +38,15 @@ class Segments:
             (np.ones(n_pairs), (self.idx, np.arange(n_pairs))), shape=(self.n_atoms, n_pairs)
         )
         self._matrices = {self.matrix.dtype: self.matrix}
+        self._on = {}
+
+    def to(self, xp):
+        """These segments on ``xp``'s device (kept, so the map is built once)."""
+        if is_numpy(xp):
+            return self
+        if xp not in self._on:
+            self._on[xp] = _DeviceSegments(xp, self)
+        return self._on[xp]
 
     def matrix_for(self, dtype):
         """The map with entries of ``dtype``: a float64 map would turn float32 sums into float64."""
@@ -42,10 +56,35 @@ class Segments:
         return self._matrices[dtype]
 
 
+class _DeviceSegments:
+    """:class:`Segments` on another namespace: the index array there, and the map as CuPy's
+    CSR matrix, or dense where the namespace has no sparse matrices."""
+
+    def __init__(self, xp, host):
+        self.xp, self.n_atoms, self.host = xp, host.n_atoms, host
+        self.idx = to_device(xp, host.idx)
+        self._matrices = {}
+
+    def to(self, xp):
+        return self.host.to(xp)
+
+    def matrix_for(self, dtype):
+        if dtype not in self._matrices:
+            m = self.host.matrix
+            if "cupy" in self.xp.__name__:
+                import cupyx.scipy.sparse
+
+                self._matrices[dtype] = cupyx.scipy.sparse.csr_matrix(m.astype(np.dtype(dtype)))
+            else:
+                self._matrices[dtype] = to_device(self.xp, m.toarray(), dtype)
+        return self._matrices[dtype]
+
+
 @primitive
 def gather(values, seg):
     """``values[seg.idx]``: (n_atoms, ...) -> (n_pairs, ...)."""
-    return np.take(values, seg.idx, axis=0)
+    xp = namespace(values)
+    return np.take(values, seg.idx, axis=0) if is_numpy(xp) else xp.take(values, seg.idx, axis=0)
 
 
 @primitive

@@ -18,14 +18,17 @@ energy of inserting it there. At :math:`q = 1` everywhere the model is plain Sch
 
 keeps fractional atoms from collapsing onto each other; :math:`E = E_{nn} + E_{rep}`.
 
-All functions are written with ``autograd.numpy`` (``anp``; ``np`` is plain NumPy, as everywhere in refgc) so that autograd can differentiate
-them with respect to positions, existences and parameters (twice, for force training).
+Every function takes its operations from the namespace of its arrays (:mod:`refgc.arrays`):
+``autograd.numpy`` for NumPy arrays, so that autograd can differentiate them with respect
+to positions, existences and parameters (twice, for force training), and the array-API
+namespace of CuPy or any other library otherwise, so that the hand-written backward
+pass (:mod:`refgc.backward`) runs the same stages on a GPU.
 """
 
-import autograd.numpy as anp
 import numpy as np
 from autograd.extend import defvjp, primitive
 
+from .arrays import constant, is_numpy, namespace, rows
 from .scatter import gather, scatter_add
 
 __all__ = ["ssp", "sigmoid", "rbf", "cosine_cutoff", "pair_distances", "filter_network", "in2f", "messages", "f2out",
@@ -34,21 +37,25 @@ __all__ = ["ssp", "sigmoid", "rbf", "cosine_cutoff", "pair_distances", "filter_n
 
 def _half_tanh(x):
     """tanh(|x| / 2), in [0, 1): shifted softplus and sigmoid are both functions of it."""
-    t = np.abs(x)
+    xp = namespace(x)
+    t = xp.abs(x)
     t *= 0.5
-    return np.tanh(t, out=t)
+    return np.tanh(t, out=t) if is_numpy(xp) else xp.tanh(t)  # NumPy: in place, no temporary
 
 
 def _ssp_from(x, t):
     r"""ssp from t = tanh(|x|/2): :math:`\ln(1 + e^x) = \max(x, 0) + \ln 2 - \ln(1 + \tanh(|x|/2))`,
-    since :math:`1 + e^{-|x|} = 2 / (1 + \tanh(|x|/2))`; no overflow for any x. Overwrites t."""
-    np.log1p(t, out=t)
-    return np.subtract(np.maximum(x, 0.0), t, out=t)
+    since :math:`1 + e^{-|x|} = 2 / (1 + \tanh(|x|/2))`; no overflow for any x. On NumPy it
+    overwrites t (the filters' temporaries are most of an evaluation's memory traffic)."""
+    xp = namespace(x)
+    if is_numpy(xp):
+        return np.subtract(np.maximum(x, 0.0), np.log1p(t, out=t), out=t)
+    return xp.maximum(x, 0.0) - xp.log1p(t)
 
 
 def _sigmoid_from(x, t):
     r""":math:`\sigma(x) = \tfrac12 (1 + \tanh(x/2))` from t = tanh(|x|/2)."""
-    s = np.copysign(t, x)
+    s = namespace(x).copysign(t, x)
     s += 1.0
     s *= 0.5
     return s
@@ -81,10 +88,14 @@ defvjp(sigmoid, lambda ans, x: lambda g: g * ans * (1.0 - ans))  # autograd ops:
 
 
 def silu(x):
-    return x / (1.0 + anp.exp(-x))
+    return x / (1.0 + namespace(x).exp(-x))
 
 
-ACTIVATIONS = {"ssp": ssp, "silu": silu, "tanh": anp.tanh}
+def tanh(x):
+    return namespace(x).tanh(x)
+
+
+ACTIVATIONS = {"ssp": ssp, "silu": silu, "tanh": tanh}
 
 
 def rbf_centres(cutoff, n_rbf):
@@ -95,8 +106,8 @@ def rbf_centres(cutoff, n_rbf):
 def rbf(d, cutoff, n_rbf):
     r"""Gaussian radial basis :math:`e_k(d) = \exp(-\tfrac12 ((d - \mu_k)/\sigma)^2)`. (P,) -> (P, K)."""
     centres, sigma = rbf_centres(cutoff, n_rbf)
-    centres = centres.astype(d.dtype)  # keep float32 in float32
-    return anp.exp(-0.5 * ((d[:, None] - centres[None, :]) / sigma) ** 2)
+    centres = constant(centres, d)  # d's dtype (float32 stays float32) and device
+    return namespace(d).exp(-0.5 * ((d[:, None] - centres[None, :]) / sigma) ** 2)
 
 
 def cosine_cutoff(d, cutoff):
@@ -104,22 +115,24 @@ def cosine_cutoff(d, cutoff):
 
     Its value and slope vanish at :math:`r_c`, so a pair crossing the cutoff changes the
     energy continuously and differentiably."""
-    return anp.where(d < cutoff, 0.5 * (anp.cos(anp.pi * d / cutoff) + 1.0), 0.0)
+    xp = namespace(d)
+    return xp.where(d < cutoff, 0.5 * (xp.cos(xp.pi * d / cutoff) + 1.0), 0.0)
 
 
 def pair_distances(positions, graph):
     """|r_ij| for every pair, (P,). Coincident atoms give d = 0 with a zero (not NaN) gradient."""
     r = gather(positions, graph.seg_j) - gather(positions, graph.seg_i) + graph.offsets  # (P, 3)
-    r2 = anp.sum(r**2, axis=1)
+    xp = namespace(r)
+    r2 = xp.sum(r**2, axis=1)
     apart = r2 > 0.0
     # sqrt is not differentiable at 0: feed it 1 there and select 0 afterwards (the
     # gradient of the unused branch is then finite and multiplied by 0, not NaN).
-    return anp.where(apart, anp.sqrt(anp.where(apart, r2, 1.0)), 0.0)
+    return xp.where(apart, xp.sqrt(xp.where(apart, r2, 1.0)), 0.0)
 
 
 def dense(x, params, name):
     """y = x W + b, W stored (in, out)."""
-    return anp.dot(x, params[name + ".weight"]) + params[name + ".bias"]
+    return x @ params[name + ".weight"] + params[name + ".bias"]
 
 
 def filter_network(params, t, e):
@@ -130,7 +143,7 @@ def filter_network(params, t, e):
 
 def in2f(params, t, h, q):
     """v_j = q_j h_j W_in, what each atom sends in block t, (N, F): q_j = 0 sends nothing."""
-    return anp.dot(h, params[f"interactions.{t}.in2f.weight"]) * q[:, None]
+    return (h @ params[f"interactions.{t}.in2f.weight"]) * q[:, None]
 
 
 def messages(W, v, graph):
@@ -160,7 +173,7 @@ def atom_embeddings(params, config, species, q, graph, d):
     d_filter = d if graph.n_half is None else d[: graph.n_half]
     e = rbf(d_filter, config.cutoff, config.n_rbf)  # (P or H, K)
     fc = cosine_cutoff(d_filter, config.cutoff)[:, None]  # (P or H, 1)
-    h = params["embedding"][species]  # (N, A)
+    h = rows(params["embedding"], species)  # (N, A)
     layers = [h]
     for t in range(config.n_interactions):
         W = filter_network(params, t, e) * fc  # (P or H, F) W_ij
@@ -174,7 +187,7 @@ def atom_energy(params, config, species, c):
     """ε_i = scale[s_i] · (act(c_i) W + b) + offset[s_i] from the read-out's first layer c = h R₀ + b₀, (N,)."""
     act = ACTIVATIONS[config.readout_activation]
     out = dense(act(c), params, "readout.1")[:, 0]  # (N,)
-    return params["scale"][species] * out + params["offset"][species]
+    return rows(params["scale"], species) * out + rows(params["offset"], species)
 
 
 def readout(params, config, species, h):
@@ -183,13 +196,14 @@ def readout(params, config, species, h):
 
 
 def prior_radii(config, species, graph):
-    """r_ab of every pair, (P,): the prior acts inside it."""
-    return config.prior_radii()[species[graph.i], species[graph.j]]
+    """r_ab of every pair, (P,), in the dtype of the graph's offsets: the prior acts inside it."""
+    table = constant(config.prior_radii().reshape(-1), graph.offsets)  # (S·S,) r_ab at a·S + b
+    return rows(table, rows(species, graph.i) * len(config.species) + rows(species, graph.j))
 
 
 def repulsion(config, species, q, graph, d):
     """q_i q_j φ(d_ij) per pair, (P,), with φ = A (1 − d/r_ab)³ inside r_ab and 0 beyond."""
-    u = anp.maximum(1.0 - d / prior_radii(config, species, graph), 0.0)
+    u = namespace(d).maximum(1.0 - d / prior_radii(config, species, graph), 0.0)
     return config.prior_strength * gather(q, graph.seg_i) * gather(q, graph.seg_j) * u**3
 
 
@@ -203,4 +217,5 @@ def atom_energies(params, config, species, positions, q, graph):
 
 def total_energy(params, config, species, positions, q, graph):
     """E(x, q) = Σ_i q_i ε_i + E_rep, in eV."""
-    return anp.sum(atom_energies(params, config, species, positions, q, graph))
+    e = atom_energies(params, config, species, positions, q, graph)
+    return namespace(e).sum(e)
