@@ -29,14 +29,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def best_time(fn, repeats):
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+sys.path.insert(0, str(HERE))
+from bench_batch import best_time  # noqa: E402  (the same timing as the CPU benchmark)
 
 
 def energy_table(sizes):
