@@ -122,11 +122,8 @@ def _diagram(args):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from . import gas
-
     fig, ax = plt.subplots(figsize=(7, 5))
-    has_gas = any(g.startswith(args.vary) for g in gas.gases())
-    diagram.plot(ax, temperatures=(300, 600, 900) if has_gas else ())
+    diagram.plot(ax)
     fig.savefig(out / "diagram.png", dpi=150, bbox_inches="tight")
     print(f"\nthe stable structure against Δμ_{args.vary} (every structure found at every Δμ, ranked at every other):")
     print(f"{'Δμ from':>8} {'to':>7}  {'structure':<16} {'found at':>8}  flags")
@@ -146,40 +143,25 @@ def _add_search_options(parser, out, where="folder (or .db file) for the results
     parser.add_argument("--out", default=out, help=where)
     parser.add_argument("--model", help="model file (default: the shipped model)")
     parser.add_argument("--existence", type=float, nargs=2, metavar=("LOW", "HIGH"),
-                   help="initial existences of the candidates ~ U(LOW, HIGH) (default: refgc.optimize's, 0.5 1)")
+                        help="initial existences of the candidates ~ U(LOW, HIGH) (default: refgc.optimize's, 0.5 1)")
     parser.add_argument("--existence-scale", type=float, metavar="K",
-                   help="L-BFGS-B works on K·q (default: refgc.optimize's)")
+                        help="L-BFGS-B works on K·q (default: refgc.optimize's)")
     parser.add_argument("--mixtures", action="store_true",
-                   help="restarts after the first insert their own share of each species' candidates")
+                        help="restarts after the first insert their own share of each species' candidates")
     parser.add_argument("--no-polish", action="store_true",
-                   help="do not remove added atoms whose removal lowers ΔG after each relaxation")
+                        help="do not remove added atoms whose removal lowers ΔG after each relaxation")
     parser.add_argument("--hops", type=int, metavar="N",
-                   help="basin-hopping steps of each restart after the polish (default: refgc.optimize's, 3; "
-                        "--hops 0 --no-polish is the method as published)")
+                        help="basin-hopping steps of each restart after the polish (default: refgc.optimize's, 3; "
+                             "--hops 0 --no-polish is the method as published)")
     parser.add_argument("--removable", nargs="+", metavar="I",
-                   help="template atoms that may be removed: 'top' (the top layer) or their indices")
+                        help="template atoms that may be removed: 'top' (the top layer) or their indices")
     parser.add_argument("--serial", action="store_true", help="run the restarts in this process")
     parser.add_argument("--backend", choices=BACKENDS, default="numpy",
-                   help="where the model runs: numpy (default) or cupy (a GPU; needs refgc[gpu])")
+                        help="where the model runs: numpy (default) or cupy (a GPU; needs refgc[gpu])")
     parser.add_argument("--lockstep", nargs="?", const=True, default=False, choices=[True, "batched"],
-                   help="the restarts share the model in threads of this process, one call per step "
-                        "(one batched call on a GPU, or with --lockstep batched)")
+                        help="the restarts share the model in threads of this process, one call per step "
+                             "(one batched call on a GPU, or with --lockstep batched)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
-
-
-def _removable_indices(slab, values):
-    """--removable of refgc data as template indices (the top layer's free atoms for 'top')."""
-    if not values:
-        return ()
-    from .grandcanonical import top_layer
-    from .gibbs import check_removable
-    from .search import fixed_mask
-
-    removable = _removable(values)
-    if removable == "top":
-        fixed = fixed_mask(slab)
-        removable = [i for i in top_layer(slab) if not fixed[i]]
-    return check_removable(removable, len(slab))
 
 
 def _removable(values):
@@ -314,7 +296,9 @@ def _data(args):
     if unknown:
         raise ValueError(f"--max-added names {', '.join(unknown)}, which is not in --species")
     max_added.update({s: check_count(n, f"--max-added {s}") for s, n in given.items()})
-    removable = _removable_indices(slab, args.removable)
+    from .grandcanonical import removable_indices
+
+    removable = removable_indices(_removable(args.removable), slab) if args.removable else ()
     plan = datagen.make_plan(slab, seed=args.seed, n_insertion=args.n_insertion, n_relax=args.n_relax,
                              n_template=args.n_template, n_gas=args.n_gas, n_bulk=args.n_bulk,
                              max_added=max_added, relax_steps=args.relax_steps, removable=removable)

@@ -33,7 +33,7 @@ from scipy.constants import N_A, e, physical_constants
 from scipy.interpolate import CubicHermiteSpline
 from scipy.optimize import brentq
 
-__all__ = ["MOLECULES", "GasTable", "gases", "gas_table", "interpolate", "delta_mu", "pressure", "temperature"]
+__all__ = ["MOLECULES", "GasTable", "gases", "has_table", "gas_table", "interpolate", "delta_mu", "pressure", "temperature"]
 
 K_B = physical_constants["Boltzmann constant in eV/K"][0]  # eV/K
 EV_PER_J_MOL = 1 / (e * N_A)  # eV per molecule in 1 J/mol
@@ -90,8 +90,13 @@ def _gibbs(formula):
     return lambda T: (H(T) - table.H_0 - T * S(T)) * EV_PER_J_MOL
 
 
+def has_table(element):
+    """Whether Δμ of ``element`` can come from T and p: a gas-phase element whose molecule has a table."""
+    return isinstance(element, str) and element in MOLECULES and MOLECULES[element][0] in gases()
+
+
 def _molecule(element):
-    if not isinstance(element, str) or element not in MOLECULES or MOLECULES[element][0] not in gases():
+    if not has_table(element):
         have = [f"{x} ({m})" for x, (m, _) in MOLECULES.items() if m in gases()]
         raise ValueError(f"no gas table for element {element!r}: available are {', '.join(have)}")
     return MOLECULES[element]

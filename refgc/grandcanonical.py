@@ -24,7 +24,7 @@ from .search import Problem, check_fit, fixed_mask, relax, run_restart
 from .surface import surface_area, top_layer_z
 from .system import check_atoms, check_count, check_model, check_real, species_indices
 
-__all__ = ["optimize", "default_candidates", "top_layer"]
+__all__ = ["optimize", "default_candidates", "top_layer", "removable_indices"]
 
 # Å² of surface per candidate of each species. Surplus candidates vanish, so a denser start
 # costs little, but it puts the model far from its training data: the default model saw
@@ -71,19 +71,25 @@ def top_layer(slab):
     return [int(i) for i in np.flatnonzero(slab.positions[:, 2] > top_layer_z(slab) - TOP_LAYER_DEPTH)]
 
 
-def _check_removable(removable, slab, fixed, absolute):
-    """``removable`` (None, "top" or indices) as a sorted tuple of template indices, each of a
-    species with a reference chemical potential. "top" leaves out fixed atoms; indices may
-    name them (a fixed atom keeps its place while its existence changes)."""
+def removable_indices(removable, slab):
+    """``removable`` (None, "top" or indices) as a sorted tuple of template indices. "top"
+    leaves out fixed atoms; indices may name them (a fixed atom keeps its place while its
+    existence changes)."""
     if removable is None:
         return ()
     if isinstance(removable, str):
         if removable != "top":
             raise ValueError(f"removable must be 'top' or template atom indices, got {removable!r}")
+        fixed = fixed_mask(slab)
         removable = [i for i in top_layer(slab) if not fixed[i]]
         if not removable:
             raise ValueError("removable='top': every atom of the top layer is fixed (FixAtoms)")
-    removable = check_removable(removable, len(slab))
+    return check_removable(removable, len(slab))
+
+
+def _check_removable(removable, slab, absolute):
+    """:func:`removable_indices`, each of a species with a reference chemical potential."""
+    removable = removable_indices(removable, slab)
     template_potentials(slab.get_chemical_symbols(), removable, absolute)  # a species without μ
     return removable
 
@@ -152,7 +158,7 @@ def optimize(slab, mu, *, model=None, candidates=None, region=None, restarts=8, 
     mu = dict(mu or {})
     candidates = default_candidates(slab, sorted(mu)) if candidates is None else _check_candidates(candidates)
     fixed = fixed_mask(slab)
-    removable = _check_removable(removable, slab, fixed, absolute)
+    removable = _check_removable(removable, slab, absolute)
     if sum(candidates.values()) == 0 and not removable:
         raise ValueError("zero candidates: give at least one candidate atom (or removable template atoms)")
     unknown = sorted(set(candidates) - set(absolute))

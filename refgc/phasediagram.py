@@ -135,7 +135,8 @@ class PhaseDiagram:
         """The phase diagram as a paper prints it (the paper's Figure 4): ΔG(Δμ) per area of
         the lowest ``n_lines`` structures in grey, their lower envelope bold with each stable
         phase labelled (and drawn from the top with ``top_views``), the region where a bulk
-        compound is stable shaded, and one axis of p (bar, log₁₀) per temperature in K."""
+        compound is stable shaded, and one axis of p (bar, log₁₀) per temperature in K when
+        the element is a gas with a table (:func:`refgc.gas.has_table`)."""
         import matplotlib.pyplot as plt
 
         ax = ax or plt.gca()
@@ -168,7 +169,7 @@ class PhaseDiagram:
         ax.set_xlim(lo, hi)
         ax.set_xlabel(f"Δμ_{self.species} (eV)")
         ax.set_ylabel("ΔG (meV/Å²)")
-        for k, T in enumerate(temperatures):
+        for k, T in enumerate(temperatures if gas.has_table(self.species) else ()):
             self._pressure_axis(ax, T, 1.0 + 0.16 * k)
         return ax
 

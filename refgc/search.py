@@ -468,18 +468,20 @@ def run_restart(problem, restart, seed):
     final, E, n_hops = hop(problem, final, E, rng)
     gibbs = gibbs_of(problem, final, E)
     added = final.get_chemical_symbols()[n_t:]
-    gone = [i for i in removable if existence(final)[i] == 0.0]
-    if removable:
+    removed = {}
+    if removable:  # the removed template atoms leave the structure now
+        present = existence(final) > 0
         symbols = problem.template.get_chemical_symbols()
-        final = final[existence(final) > 0]
+        removed = {s: sum(symbols[i] == s and not present[i] for i in removable)
+                   for s in sorted({symbols[i] for i in removable})}
+        final = final[present]
         del final.arrays["existence"]
     return Run(
         restart=restart,
         structure=final,
         gibbs=gibbs,
         composition={s: added.count(s) for s in sorted(set(problem.candidates))},
-        removed={s: sum(symbols[i] == s for i in gone) for s in sorted({symbols[i] for i in removable})}
-        if removable else {},
+        removed=removed,
         trajectory=trajectory,
         symbols=atoms.get_chemical_symbols(),
         n_evaluations=f.n_evaluations + n_settle + n_hops,
