@@ -132,7 +132,7 @@ assert np.allclose(analytic_x, fd_x, rtol=1e-5, atol=1e-6) and np.allclose(dG_dq
 # candidate $i$ where it stands: negative, and the search lets $q_i$ grow; positive, and it
 # lets the atom vanish. For a candidate at $q = 0$ it is exact: the atom is absent, feels no
 # force, and the derivative is the energy of putting it there minus its chemical potential.
-# Raising Δμ_O lowers every O candidate's ∂ΔG/∂q by the same amount: the gas pushes O in.
+# Raising $\Delta\mu_\mathrm{O}$ lowers every O candidate's ∂ΔG/∂q by the same amount: the gas pushes O in.
 
 # %%
 symbols = atoms.get_chemical_symbols()[n_t:]

@@ -108,12 +108,14 @@ print(f"EMT: a_Cu = {a_cu:.4f} Å, O2 bond = {o2_bond:.3f} Å")
 print(f"mu_ref: Cu {mu_ref['Cu']:.4f} eV (bulk, per atom), O {mu_ref['O']:.4f} eV (½ O2)")
 references = {"labeller": "ASE EMT", "mu_ref": mu_ref, "E_O2": float(e_o2), "O2_bond": float(o2_bond),
               "E_bulk_Cu_per_atom": float(e_cu), "a_Cu_fit": float(a_cu), "units": "eV, Angstrom"}
-(WORK / "refs.json").write_text(json.dumps(references, indent=2))  # for `refgc train --references`
+refs_file = WORK / "refs.json"  # for `refgc train --references`
+refs_file.write_text(json.dumps(references, indent=2))
+print(f"references written to {refs_file}")
 
 # %% [markdown]
 # **How much of a toy is EMT's oxygen?** The formation energy of cuprite, Cu₂O, from bulk
 # Cu and O₂, per O atom, at the lattice constant EMT likes best. Experiment gives
-# −1.75 eV (ΔH_f = −168.6 kJ/mol); EMT gives a large positive number: in EMT, copper
+# −1.75 eV ($\Delta H_f$ = −168.6 kJ/mol); EMT gives a large positive number: in EMT, copper
 # does not oxidise at all.
 
 # %%

@@ -100,8 +100,8 @@ for file, net in nets.items():
 # ## 3. Evaluate every case and write the JSON
 #
 # For each case: E, ∂E/∂x and ∂E/∂q from torch autograd, the embeddings of every layer, and
-# ΔG = E − E_template − Σ_candidates q_i (μ_ref + Δμ) with its gradients
-# (∂ΔG/∂q_i = ∂E/∂q_i − μ_i for candidates).
+# $\Delta G = E - E_\mathrm{template} - \sum_{i \in \mathrm{candidates}} q_i (\mu^\mathrm{ref}_{Z_i} + \Delta\mu_{Z_i})$ with its gradients
+# ($\partial \Delta G / \partial q_i = \partial E / \partial q_i - \mu_{Z_i}$ for candidates).
 
 
 # %%
@@ -125,7 +125,9 @@ def evaluate_suite(nets, reference):
 
 
 theirs = evaluate_suite(nets, reference)
-(WORK / "torch.json").write_text(json.dumps(theirs))
+torch_file = WORK / "torch.json"
+torch_file.write_text(json.dumps(theirs))
+print(f"PyTorch's results written to {torch_file}")
 
 # %% [markdown]
 # ## 4. Compare

@@ -183,7 +183,7 @@ print(json.dumps(json.loads((WORK / "data.references.json").read_text())["mu_ref
 # %% [markdown]
 # ## 4. A model: `refgc train`
 #
-# A small existence SchNet; `--references` stores the labeller's μ_ref in the model file
+# A small existence SchNet; `--references` stores the labeller's $\mu^\mathrm{ref}$ in the model file
 # (ΔG needs them), `--test` scores the held-out frames at the end.
 
 # %%
@@ -257,11 +257,11 @@ print(f"EMT's best hand-built phase there: {winner[float(DMU[-1])]} "
 # ## What to read off, and what to do next
 #
 # In the full run (not the smoke run) the diagram goes from the bare surface to `Au1 Cu3`
-# near Δμ_Au = −0.25 eV and to `Au2 Cu2` near −0.17 eV, and EMT confirms the winner at
-# Δμ_Au = 0 to within 2.2 meV/atom: ΔG −0.474 eV relaxed, exactly the c(2×2) surface alloy
+# near $\Delta\mu_\mathrm{Au}$ = −0.25 eV and to `Au2 Cu2` near −0.17 eV, and EMT confirms the winner at
+# $\Delta\mu_\mathrm{Au}$ = 0 to within 2.2 meV/atom: ΔG −0.474 eV relaxed, exactly the c(2×2) surface alloy
 # built by hand. The search found it as a *new* mixed layer on top (two Au and two Cu
 # added) rather than by swapping atoms of the top layer: with copper's reservoir at
-# Δμ_Cu = 0, a new c(2×2) CuAu layer on Cu(100) and a top layer with half its Cu replaced
+# $\Delta\mu_\mathrm{Cu}$ = 0, a new c(2×2) CuAu layer on Cu(100) and a top layer with half its Cu replaced
 # by Au are the same surface, and the ΔG says so. EMT's own transitions among the hand-built
 # phases (section 2) come at −0.26 and −0.22 eV.
 #
