@@ -1,4 +1,5 @@
-r"""The Cu(110) c(6×2) template slab of the paper, and two small slab helpers.
+r"""The Cu(110) c(6×2) template slab of the paper, the reference phases of O on Cu(100),
+and small slab helpers.
 
 Geometry
 --------
@@ -30,11 +31,42 @@ the atoms of one layer.
 
 The default lattice constant :math:`a = 3.612` Å is the one SevenNet-0 (the labeller of
 the default data) gives for bulk Cu, so the template is strain-free for that labeller.
+
+O on Cu(100)
+------------
+An fcc(100) surface has a square 1×1 mesh of side :math:`s = a/\sqrt 2` along the two
+nearest-neighbour directions :math:`\hat x, \hat y` (the ⟨110⟩ axes of ASE's ``fcc100``),
+one atom per layer; layers are :math:`a/2` apart and every other one is shifted by
+:math:`(s, s)/2`. A top-layer atom at :math:`(i, j)\,s` has the 4-fold hollow site
+:math:`(i + \tfrac12, j + \tfrac12)\,s` beside it, above an atom of the second layer.
+The diagonals :math:`(1, \pm 1)` are the in-plane ⟨100⟩ directions: the atoms with the
+same :math:`k = i - j` form a *row* along :math:`(1, 1)` (spacing :math:`a`), rows are
+:math:`a/2` apart, and the hollow site of atom :math:`(i, j)` lies on row :math:`k`,
+between two of its atoms.
+
+The four phases of O on Cu(100) all fit the :math:`(2\sqrt2 \times 2\sqrt2)R45°` cell
+
+.. math:: \mathbf b_1 = (2, 2)\,s, \qquad \mathbf b_2 = (-2, 2)\,s,
+
+area :math:`8 s^2 = 4 a^2`, 8 atoms per layer (the points :math:`i = 0..3`, :math:`j = 0, 1`
+are inequivalent modulo :math:`\mathbf b_1, \mathbf b_2`). It is the lattice of the
+points with :math:`i, j` even and :math:`i + j \equiv 0 \pmod 4`, so :math:`i, j \bmod 2`,
+:math:`i + j \bmod 2` and :math:`k \bmod 4` are well defined in it, and pick the sites:
+
+* **p(2×2)-O**, 0.25 ML: the hollows of the atoms with :math:`i, j` even (2 O);
+* **c(2×2)-O**, 0.5 ML: the hollows of the atoms with :math:`i + j` even (4 O);
+* **missing row**, the :math:`(\sqrt2 \times 2\sqrt2)R45°`-O reconstruction: every fourth
+  row along ⟨100⟩ is gone (:math:`k \equiv 0 \pmod 4`, 2 of the 8 top-layer Cu) and 0.5 ML O
+  fills the hollows of the rows beside it (:math:`k` odd, 4 O), where each O sits between
+  two Cu of its row: Cu–O–Cu chains along ⟨100⟩. It is c(2×2)-O with every fourth Cu row
+  removed (Jensen et al., Phys. Rev. B 42, 9206 (1990); Kittel et al., Surf. Sci. 470, 311
+  (2001)).
 """
 
 import numpy as np
 from ase import Atoms
 from ase.constraints import FixAtoms
+from ase.geometry import wrap_positions
 
 
 def cu110_c6x2_template(a=3.612, layers=4, vacuum=10.0, fixed_layers=2):
@@ -60,9 +92,7 @@ def cu110_c6x2_template(a=3.612, layers=4, vacuum=10.0, fixed_layers=2):
         ``tags`` follow ASE's slab convention: 1 for the top layer, ``layers`` for the
         bottom one.
     """
-    if layers < 1 or not 0 <= fixed_layers <= layers:
-        raise ValueError(f"need layers >= 1 and 0 <= fixed_layers <= layers, got "
-                         f"layers={layers}, fixed_layers={fixed_layers}")
+    _check_layers(layers, fixed_layers)
     a1 = np.array([a / np.sqrt(2.0), 0.0, 0.0])  # [1-10], nearest-neighbour spacing
     a2 = np.array([0.0, a, 0.0])  # [001]
     d = a / (2.0 * np.sqrt(2.0))  # (110) interlayer spacing
@@ -90,13 +120,89 @@ def cu110_slab(size=(2, 2), a=3.612, layers=4, vacuum=10.0, fixed_layers=2):
     (36.9 Å², 4 Cu per layer)."""
     from ase.build import fcc110
 
-    if layers < 1 or not 0 <= fixed_layers <= layers:
-        raise ValueError(f"need layers >= 1 and 0 <= fixed_layers <= layers, got "
-                         f"layers={layers}, fixed_layers={fixed_layers}")
+    _check_layers(layers, fixed_layers)
     atoms = fcc110("Cu", (*size, layers), a=a, vacuum=vacuum)
     if fixed_layers:
         atoms.set_constraint(FixAtoms(mask=atoms.get_tags() > layers - fixed_layers))
     return atoms
+
+
+def cu100_slab(size=(2, 2), a=3.612, layers=4, vacuum=10.0, fixed_layers=2):
+    """A square Cu(100) slab of ``size`` 1×1 meshes (ASE's ``fcc100``: both vectors along the
+    nearest-neighbour directions, length ``a/√2``), ``layers`` layers, the bottom
+    ``fixed_layers`` of them fixed. ``cu100_slab((2, 2))`` is the p(2×2) cell (26.1 Å², 4 Cu
+    per layer)."""
+    from ase.build import fcc100
+
+    _check_layers(layers, fixed_layers)
+    atoms = fcc100("Cu", (*size, layers), a=a, vacuum=vacuum)
+    if fixed_layers:
+        atoms.set_constraint(FixAtoms(mask=atoms.get_tags() > layers - fixed_layers))
+    return atoms
+
+
+def cu100_r45_template(a=3.612, layers=4, vacuum=10.0, fixed_layers=2):
+    """The (2√2×2√2)R45° cell of Cu(100), ``b1 = (2, 2) s``, ``b2 = (−2, 2) s`` with
+    ``s = a/√2`` (52.2 Å² at a = 3.612 Å, 8 Cu per layer): the common cell of the phases of
+    :func:`cu100_o_phases`. Parameters and the returned atoms as in
+    :func:`cu110_c6x2_template` (sorted by layer, bottom first; tags 1 for the top layer)."""
+    _check_layers(layers, fixed_layers)
+    s = a / np.sqrt(2.0)  # nearest-neighbour spacing
+    d = a / 2.0  # (100) interlayer spacing
+    cell = np.array([[2 * s, 2 * s, 0.0], [-2 * s, 2 * s, 0.0], [0.0, 0.0, (layers - 1) * d + 2 * vacuum]])
+    positions, tags = [], []
+    for n in range(layers):  # n = 0 is the bottom layer
+        shift = 0.5 * (n % 2)  # ABAB stacking of (100) layers
+        for i in range(4):
+            for j in range(2):
+                positions.append([(i + shift) * s, (j + shift) * s, vacuum + n * d])
+                tags.append(layers - n)
+    atoms = Atoms(f"Cu{8 * layers}", positions=positions, cell=cell, pbc=(True, True, False), tags=tags)
+    atoms.wrap()
+    atoms = _sorted_by_layer(atoms)
+    if fixed_layers:
+        atoms.set_constraint(FixAtoms(mask=atoms.get_tags() > layers - fixed_layers))
+    return atoms
+
+
+def cu100_o_phases(template, height=0.8):
+    """The clean surface and three O phases on the (2√2×2√2)R45° template
+    (:func:`cu100_r45_template`), as unrelaxed starting guesses: ``{"clean", "p(2x2)-O",
+    "c(2x2)-O", "missing-row"}`` → ``ase.Atoms`` (see the module docstring for the sites).
+
+    O sits ``height`` Å above the top layer in 4-fold hollow sites. Each structure is the
+    template less the Cu it removes (in template order, positions as given, ``FixAtoms``
+    kept), then its O; its ``info`` has ``"name"`` and ``"removed"``, the number of template
+    Cu removed. A template whose cell or top layer is not that of ``cu100_r45_template`` is
+    a ``ValueError``."""
+    z_top = top_layer_z(template)
+    top = np.flatnonzero(np.abs(template.positions[:, 2] - z_top) < 0.3)
+    s = np.linalg.norm(template.cell[0]) / (2.0 * np.sqrt(2.0))
+    if len(top) != 8 or not np.allclose(template.cell[:2, :2], [[2 * s, 2 * s], [-2 * s, 2 * s]], atol=1e-6):
+        raise ValueError("expected a (2√2×2√2)R45° Cu(100) template (cell (2, 2) s, (−2, 2) s) with 8 atoms "
+                         f"in its top layer, found {len(top)}")
+    ij = np.rint((template.positions[top, :2] - template.positions[top[0], :2]) / s).astype(int)  # (8, 2)
+    i, j = ij.T
+    k = (i - j) % 4  # the ⟨100⟩ row of each top-layer atom
+    hollows = template.positions[top] + [0.5 * s, 0.5 * s, height]  # (8, 3), each on its atom's row
+    choose = {"clean": (np.zeros(8, bool), np.zeros(8, bool)),
+              "p(2x2)-O": (np.zeros(8, bool), (i % 2 == 0) & (j % 2 == 0)),
+              "c(2x2)-O": (np.zeros(8, bool), (i + j) % 2 == 0),
+              "missing-row": (k == 0, k % 2 == 1)}  # name: (top Cu removed, hollows with O)
+    phases = {}
+    for name, (removed, oxygen) in choose.items():
+        atoms = template.copy()
+        del atoms[top[removed]]
+        atoms += Atoms(f"O{oxygen.sum()}", positions=wrap_positions(hollows[oxygen], atoms.cell, atoms.pbc))
+        atoms.info.update(name=name, removed=int(removed.sum()))
+        phases[name] = atoms
+    return phases
+
+
+def _check_layers(layers, fixed_layers):
+    if layers < 1 or not 0 <= fixed_layers <= layers:
+        raise ValueError(f"need layers >= 1 and 0 <= fixed_layers <= layers, got "
+                         f"layers={layers}, fixed_layers={fixed_layers}")
 
 
 def _sorted_by_layer(atoms):

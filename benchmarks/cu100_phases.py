@@ -1,0 +1,123 @@
+"""The reference phases of O on Cu(100) with a labeller: where is the missing-row phase stable?
+
+    python benchmarks/cu100_phases.py [--labeller sevenn:7net-0] [--fmax 0.01] [--steps 500]
+        [--a 3.612] [--dmu -3 0] [--out cu100_phases.json]
+
+Builds the (2√2×2√2)R45° Cu(100) template (4 layers, the bottom 2 fixed) and the clean,
+p(2×2)-O, c(2×2)-O and missing-row phases on it (:func:`refgc.surface.cu100_o_phases`),
+relaxes the template and each phase with the labeller (ASE's BFGS to ``--fmax``, the fixed
+layers kept), and ranks them with the labeller's own references (½E(O₂), E(bulk Cu)/atom):
+
+    ΔG(Δμ_O) = E_phase − E_template − n_O (μ_O^ref + Δμ_O) + n_removed μ_Cu^ref,
+
+the removed Cu going to bulk Cu (Δμ_Cu = 0), as ``refgc validate`` counts removed template
+atoms (:func:`refgc.gibbs.free_energy`, at q = 0). Prints each phase's n_O, Cu removed, ΔG
+at Δμ_O = 0 (eV per cell and meV/Å²) and its slope −n_O, then the lower envelope of the
+lines on ``--dmu LO HI``: the range of Δμ_O where each phase is the lowest of the four.
+
+Energies go to ``--out`` (JSON) after each relaxation, under the labeller, ``--fmax``,
+``--steps`` and ``--a``: a rerun with the same ones skips what is there. Each relaxed
+structure's positions are kept too, in the order of ``cu100_o_phases``. SevenNet-0 needs
+``refgc[label]``; ``--labeller emt`` runs in seconds (EMT's O is a toy).
+"""
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from refgc.gibbs import free_energy
+from refgc.labeller import labeller, references, relax_with
+from refgc.phasediagram import PhaseDiagram
+from refgc.results import GCResult, Run
+from refgc.surface import cu100_o_phases, cu100_r45_template, surface_area
+
+
+def gibbs_at_zero(energy, template_energy, n_template, n_removed, n_oxygen, mu_ref):
+    """ΔG (eV) at Δμ_O = Δμ_Cu = 0 of a phase: the template less ``n_removed`` Cu, plus
+    ``n_oxygen`` O. The removed Cu are template atoms at q = 0, each counting its μ_Cu."""
+    q = np.r_[np.ones(n_template - n_removed), np.zeros(n_removed), np.ones(n_oxygen)]  # (n_template + n_O,)
+    mu_template = np.r_[np.zeros(n_template - n_removed), np.full(n_removed, mu_ref["Cu"])]
+    return float(free_energy(energy, q, np.full(n_oxygen, mu_ref["O"]), n_template, template_energy,
+                             mu_template=mu_template))
+
+
+def _save(path, document):
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(document, indent=1))
+    os.replace(tmp, path)  # complete or absent, never half-written
+
+
+def compute(spec, fmax, steps, a, out):
+    """The labeller's energies of the template and the phases, from ``out`` where it has them."""
+    document = json.loads(out.read_text()) if out.exists() else {}
+    state = document.setdefault(f"{spec} fmax={fmax:g} steps={steps} a={a:g}",
+                                dict(labeller=spec, fmax=fmax, steps=steps, a=a, phases={}))
+    template = cu100_r45_template(a=a)
+    calc = None
+    for name, atoms in {"template": template, **cu100_o_phases(template)}.items():
+        if name == "template" and "template" in state or name in state["phases"]:
+            continue
+        calc = calc or labeller(spec)()
+        if "references" not in state:
+            state["references"] = references(calc, ["Cu", "O"])
+        if name == "clean":  # the relaxed template itself: ΔG = 0 by definition
+            entry = dict(state["template"], steps=0)
+        else:
+            relaxed, energy, n = relax_with(calc, atoms, fmax=fmax, steps=steps)
+            entry = dict(energy=energy, steps=n, converged=n < steps, positions=np.round(relaxed.positions, 5).tolist())
+        if name == "template":
+            state["template"] = entry
+        else:
+            n_oxygen = atoms.get_chemical_symbols().count("O")
+            entry.update(n_O=n_oxygen, removed=atoms.info["removed"], gibbs_0=gibbs_at_zero(
+                entry["energy"], state["template"]["energy"], len(template), atoms.info["removed"], n_oxygen,
+                state["references"]))
+            state["phases"][name] = entry
+        _save(out, document)
+        print(f"{name}: {entry['energy']:.4f} eV ({entry['steps']} steps)", flush=True)
+    return state, surface_area(template)
+
+
+def envelope(phases, area, lo, hi):
+    """[(from, to, name)]: the phase with the lowest ΔG in each range of Δμ_O on [lo, hi]
+    (:meth:`refgc.phasediagram.PhaseDiagram.envelope` of the four lines)."""
+    names = list(phases)
+    runs = [Run(restart=k, structure=None, gibbs=p["gibbs_0"], composition={"O": p["n_O"]},
+                removed={"Cu": p["removed"]} if p["removed"] else {}) for k, p in enumerate(phases.values())]
+    diagram = PhaseDiagram("O", [0.0], [GCResult(runs=runs, area=area, mu={"O": 0.0})], area)
+    return [(x0, x1, names[run.restart]) for x0, x1, (_, run) in diagram.envelope(lo, hi)]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--labeller", default="sevenn:7net-0")
+    ap.add_argument("--fmax", type=float, default=0.01)
+    ap.add_argument("--steps", type=int, default=500)
+    ap.add_argument("--a", type=float, default=3.612, help="lattice constant of the slab (Å)")
+    ap.add_argument("--dmu", type=float, nargs=2, default=[-3.0, 0.0], metavar=("LO", "HI"))
+    ap.add_argument("--out", type=Path, default=Path("cu100_phases.json"))
+    args = ap.parse_args()
+    labeller(args.labeller)  # a bad spec fails here, before anything is computed
+    state, area = compute(args.labeller, args.fmax, args.steps, args.a, args.out)
+    refs = state["references"]
+    print(f"\n{args.labeller}, fmax {args.fmax:g} eV/Å, a = {args.a:g} Å, (2√2×2√2)R45° cell {area:.2f} Å²; "
+          f"μ_ref O {refs['O']:.4f} eV, Cu {refs['Cu']:.4f} eV")
+    print(f"{'phase':<12} {'n_O':>3} {'Cu removed':>10} {'ΔG(0) eV':>9} {'meV/Å²':>8} {'slope':>5}  relaxed")
+    for name, p in state["phases"].items():
+        done = "yes" if p.get("converged", True) else f"NO ({p['steps']} steps)"
+        print(f"{name:<12} {p['n_O']:>3} {p['removed']:>10} {p['gibbs_0']:>+9.3f} {1e3 * p['gibbs_0'] / area:>+8.1f} "
+              f"{-p['n_O']:>+5d}  {done}")
+    print(f"\nlowest phase for Δμ_O in [{args.dmu[0]:g}, {args.dmu[1]:g}] eV:")
+    lowest = envelope(state["phases"], area, *args.dmu)
+    for x0, x1, name in lowest:
+        print(f"  {x0:+7.3f} … {x1:+7.3f} eV  {name}")
+    never = [name for name in state["phases"] if name not in {name for _, _, name in lowest}]
+    if never:
+        print(f"  never the lowest: {', '.join(never)}")
+
+
+if __name__ == "__main__":
+    main()
