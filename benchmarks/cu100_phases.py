@@ -11,7 +11,7 @@ layers kept), and ranks them with the labeller's own references (½E(O₂), E(bu
     ΔG(Δμ_O) = E_phase − E_template − n_O (μ_O^ref + Δμ_O) + n_removed μ_Cu^ref,
 
 the removed Cu going to bulk Cu (Δμ_Cu = 0), as ``refgc validate`` counts removed template
-atoms (:func:`refgc.gibbs.free_energy`, at q = 0). Prints each phase's n_O, Cu removed, ΔG
+atoms (:func:`refgc.gibbs.structure_free_energy`). Prints each phase's n_O, Cu removed, ΔG
 at Δμ_O = 0 (eV per cell and meV/Å²) and its slope −n_O, then the lower envelope of the
 lines on ``--dmu LO HI``: the range of Δμ_O where each phase is the lowest of the four.
 
@@ -23,31 +23,15 @@ structure's positions are kept too, in the order of ``cu100_o_phases``. SevenNet
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
-from refgc.gibbs import free_energy
+from refgc.gibbs import structure_free_energy
 from refgc.labeller import labeller, references, relax_with
 from refgc.phasediagram import PhaseDiagram
-from refgc.results import GCResult, Run
+from refgc.results import GCResult, Run, write_json
 from refgc.surface import cu100_o_phases, cu100_r45_template, surface_area
-
-
-def gibbs_at_zero(energy, template_energy, n_template, n_removed, n_oxygen, mu_ref):
-    """ΔG (eV) at Δμ_O = Δμ_Cu = 0 of a phase: the template less ``n_removed`` Cu, plus
-    ``n_oxygen`` O. The removed Cu are template atoms at q = 0, each counting its μ_Cu."""
-    q = np.r_[np.ones(n_template - n_removed), np.zeros(n_removed), np.ones(n_oxygen)]  # (n_template + n_O,)
-    mu_template = np.r_[np.zeros(n_template - n_removed), np.full(n_removed, mu_ref["Cu"])]
-    return float(free_energy(energy, q, np.full(n_oxygen, mu_ref["O"]), n_template, template_energy,
-                             mu_template=mu_template))
-
-
-def _save(path, document):
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(document, indent=1))
-    os.replace(tmp, path)  # complete or absent, never half-written
 
 
 def compute(spec, fmax, steps, a, out):
@@ -72,11 +56,11 @@ def compute(spec, fmax, steps, a, out):
             state["template"] = entry
         else:
             n_oxygen = atoms.get_chemical_symbols().count("O")
-            entry.update(n_O=n_oxygen, removed=atoms.info["removed"], gibbs_0=gibbs_at_zero(
-                entry["energy"], state["template"]["energy"], len(template), atoms.info["removed"], n_oxygen,
+            entry.update(n_O=n_oxygen, removed=atoms.info["removed"], gibbs_0=structure_free_energy(
+                entry["energy"], state["template"]["energy"], {"O": n_oxygen}, {"Cu": atoms.info["removed"]},
                 state["references"]))
             state["phases"][name] = entry
-        _save(out, document)
+        write_json(out, document)
         print(f"{name}: {entry['energy']:.4f} eV ({entry['steps']} steps)", flush=True)
     return state, surface_area(template)
 

@@ -37,7 +37,7 @@ import numpy as np
 from .energy import energy, energy_and_gradients
 from .system import check_atoms, check_existence, check_model, check_real
 
-__all__ = ["gibbs_free_energy", "chemical_potentials", "free_energy", "check_mu", "check_removable", "template_potentials"]
+__all__ = ["gibbs_free_energy", "chemical_potentials", "free_energy", "structure_free_energy", "check_mu", "check_removable", "template_potentials"]
 
 
 def check_mu(mu):
@@ -86,6 +86,17 @@ def free_energy(E, q, mu_candidates, n_template, template_energy, dE_dq=None, mu
     if mu_template is not None:
         dG_dq[:n_template] -= mu_template
     return dG, dG_dq
+
+
+def structure_free_energy(E, template_energy, added, removed, mu):
+    """ΔG (eV) of an ordinary structure, every atom at q = 1, with energy ``E``: the template
+    less the ``removed`` template atoms, plus the ``added`` atoms (both {symbol: count}); ``mu``
+    the absolute μ of each symbol. Through :func:`free_energy`: the removed atoms are template
+    atoms at q = 0, each counting its μ (the template atoms still present count nothing)."""
+    mu_added = np.array([mu[s] for s, n in added.items() for _ in range(n)], dtype=float)
+    mu_removed = np.array([mu[s] for s, n in removed.items() for _ in range(n)], dtype=float)
+    q = np.r_[np.zeros(len(mu_removed)), np.ones(len(mu_added))]
+    return float(free_energy(E, q, mu_added, len(mu_removed), template_energy, mu_template=mu_removed))
 
 
 def check_removable(removable, n_template):

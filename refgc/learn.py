@@ -26,7 +26,6 @@ import dataclasses
 import hashlib
 import itertools
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from .data import read_frames
 from .grandcanonical import optimize
 from .labeller import labeller as make_labeller
 from .modelfile import load_model
+from .results import write_json
 from .system import check_count
 from .training import TrainSettings, metrics, train_from_files
 
@@ -80,12 +80,6 @@ def fingerprint(atoms):
 
 def _label(mu):
     return "_".join(f"{s}{v:+.2f}" for s, v in sorted(mu.items()))
-
-
-def _save(path, document):
-    tmp = Path(str(path) + ".tmp")
-    tmp.write_text(json.dumps(document, indent=1))
-    os.replace(tmp, path)
 
 
 def learn(model, slab, spec, *, rounds, mu, out, data=None, test=None, restarts=4, test_restarts=2, snapshots=2, weight=4,
@@ -138,7 +132,7 @@ def learn(model, slab, spec, *, rounds, mu, out, data=None, test=None, restarts=
         raise ValueError(f"{state_path} records another run (it differs in {', '.join(differ)}); "
                          "give another --out or the same options")
     state["recipe"] = recipe
-    _save(state_path, state)  # from the start: a half-done round is resumed only by the same options
+    write_json(state_path, state)  # from the start: a half-done round is resumed only by the same options
     settings = training_settings(start.provenance, max_epochs=epochs, learning_rate=learning_rate, workers=workers)
     current = state["rounds"][-1]["kept_model"] if state["rounds"] else str(model)
     for r in range(len(state["rounds"]), rounds):
@@ -171,7 +165,7 @@ def learn(model, slab, spec, *, rounds, mu, out, data=None, test=None, restarts=
             test_frames = read_frames(test)
             row["test"] = dict(file=str(test), before=metrics(model_r, test_frames), after=metrics(new, test_frames))
         state["rounds"].append(row)
-        _save(state_path, state)
+        write_json(state_path, state)
         log(f"round {r}: held-out visits' energy MAE {1e3 * before['energy_mae_per_atom']:.2f} -> "
             f"{1e3 * after['energy_mae_per_atom']:.2f} meV/atom, force MAE {before['force_mae']:.3f} -> "
             f"{after['force_mae']:.3f} eV/Å ({len(heldout)} frames): {'kept' if kept else 'not kept'}"

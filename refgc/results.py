@@ -27,6 +27,7 @@ again by 0.4.)
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -35,7 +36,16 @@ from ase import Atoms
 from ase.constraints import FixAtoms
 from ase.io import jsonio, read, write
 
-__all__ = ["Run", "GCResult", "RunStore", "problem_key"]
+__all__ = ["Run", "GCResult", "RunStore", "problem_key", "write_json"]
+
+
+def write_json(path, document):
+    """Write ``document`` as JSON to ``path``, complete or not at all: through a temporary
+    file beside it, renamed over it (the state files of the resumable commands)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(document, indent=1))
+    os.replace(tmp, path)
 
 
 def describe(added, removed=None):

@@ -23,16 +23,16 @@ on which the labeller raises is named, skipped, and the rest go on.
 """
 
 import json
-import os
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from .gibbs import free_energy
+from .gibbs import structure_free_energy
 from .labeller import labeller as make_labeller
 from .labeller import references, relax_with
-from .results import GCResult, RunStore
+from .results import GCResult, RunStore, write_json
 
 __all__ = ["validate", "load_result", "Validation"]
 
@@ -62,12 +62,6 @@ def load_result(path):
 def _state_path(path):
     path = Path(path)
     return path.with_name(path.name + ".validation.json") if path.suffix == ".db" else path / "validation.json"
-
-
-def _save(path, document):
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(document, indent=1))
-    os.replace(tmp, path)  # complete or absent, never half-written
 
 
 class Validation:
@@ -122,19 +116,16 @@ def validate(path, spec, *, top=None, fmax=0.05, steps=500, progress=True):
         except Exception as err:  # the labeller's own error, e.g. an element it does not know
             raise ValueError(f"labeller {spec!r} cannot compute the references of {', '.join(species)} "
                              f"({type(err).__name__}: {err})") from None
-        _save(state_path, document)
+        write_json(state_path, document)
     if "template_energy" not in state:
         _, state["template_energy"], _ = relax_with(calc, template, fmax=fmax, steps=steps)
-        _save(state_path, document)
+        write_json(state_path, document)
     mu = {s: state["references"][s] + dmu.get(s, 0.0) for s in species}
 
     def gibbs(run, atoms, energy):
-        """ΔG of a restart's structure: its template atoms come first, less those removed,
-        each of which counts its μ (free_energy's (1 − q)μ at q = 0)."""
-        n_present = n_t - sum(run.removed.values())
-        added = np.array([mu[s] for s in atoms.get_chemical_symbols()[n_present:]])
-        dG = free_energy(energy, np.ones(len(atoms)), added, n_present, state["template_energy"])
-        return float(dG + sum(n * mu[s] for s, n in run.removed.items()))
+        """ΔG of a restart's structure: its template atoms come first, less those removed."""
+        added = Counter(atoms.get_chemical_symbols()[n_t - sum(run.removed.values()):])
+        return structure_free_energy(energy, state["template_energy"], added, run.removed, mu)
 
     for run in tqdm(distinct, desc=f"validate ({spec})", unit="structure", disable=not progress):
         if run.key in state["structures"]:
@@ -151,7 +142,7 @@ def validate(path, spec, *, top=None, fmax=0.05, steps=500, progress=True):
         except Exception as err:  # name the structure, skip it, go on
             row["error"] = f"{type(err).__name__}: {err}"
         state["structures"][run.key] = row
-        _save(state_path, document)
+        write_json(state_path, document)
     rows = [state["structures"][run.key] for run in distinct]
     template_row = {"key": "template", "restart": -1, "composition": {s: 0 for s in runs[0].composition},
                     "n_atoms": n_t, "model": 0.0, "labeller_at_model": 0.0, "labeller_relaxed": 0.0,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import refgc
-from refgc.gibbs import chemical_potentials
+from refgc.gibbs import chemical_potentials, free_energy, structure_free_energy
 from conftest import random_slab
 
 
@@ -48,3 +48,17 @@ def test_template_energy_can_be_given(model):
 
 def test_chemical_potentials_are_reference_plus_shift(model):
     assert chemical_potentials(model, {"O": -1.0}) == pytest.approx({"O": -5.9, "Cu": -3.6})
+
+
+def test_structure_free_energy_counts_added_and_removed_atoms():
+    """ΔG of a structure with atoms added and template atoms removed: E − E_t − Σ_added μ +
+    Σ_removed μ, and the same as free_energy over the whole template at q = 1 and 0."""
+    mu = {"Cu": -4.1, "O": -5.3}
+    E, E_t = -97.25, -88.5
+    dG = structure_free_energy(E, E_t, {"O": 3, "Cu": 1}, {"Cu": 2}, mu)
+    assert dG == pytest.approx(E - E_t - 3 * mu["O"] - mu["Cu"] + 2 * mu["Cu"], abs=1e-12)
+    q = np.r_[np.ones(6), np.zeros(2), np.ones(4)]  # 8 template atoms, the last 2 removed; 4 added
+    mu_template = np.r_[np.zeros(6), np.full(2, mu["Cu"])]
+    whole = free_energy(E, q, np.array([mu["O"]] * 3 + [mu["Cu"]]), 8, E_t, mu_template=mu_template)
+    assert dG == pytest.approx(whole, abs=1e-12)
+    assert structure_free_energy(E, E_t, {}, {}, mu) == pytest.approx(E - E_t, abs=1e-12)
