@@ -21,7 +21,7 @@ from .gibbs import chemical_potentials, check_removable, template_potentials
 from .parallel import SerialExecutor, run_all
 from .results import GCResult, Run, RunStore, problem_key
 from .search import Problem, check_fit, fixed_mask, relax, run_restart
-from .surface import surface_area, top_layer_z
+from .surface import surface_area, top_layer, top_layer_z
 from .system import check_atoms, check_count, check_model, check_real, species_indices
 
 __all__ = ["optimize", "default_candidates", "top_layer", "removable_indices"]
@@ -58,17 +58,6 @@ def _flag(value, what):
     if not isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{what} must be True or False, got {value!r}")
     return bool(value)
-
-
-#: Å below the topmost atom within which an atom belongs to the top layer (:func:`top_layer`):
-#: less than any low-index interlayer spacing of a metal (1.28 Å on Cu(110)), more than a
-#: relaxed top layer's buckling.
-TOP_LAYER_DEPTH = 0.5
-
-
-def top_layer(slab):
-    """Indices of the top layer's atoms: within :data:`TOP_LAYER_DEPTH` of the topmost atom."""
-    return [int(i) for i in np.flatnonzero(slab.positions[:, 2] > top_layer_z(slab) - TOP_LAYER_DEPTH)]
 
 
 def removable_indices(removable, slab):

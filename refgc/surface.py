@@ -175,8 +175,7 @@ def cu100_o_phases(template, height=0.8):
     kept), then its O; its ``info`` has ``"name"`` and ``"removed"``, the number of template
     Cu removed. A template whose cell or top layer is not that of ``cu100_r45_template`` is
     a ``ValueError``."""
-    z_top = top_layer_z(template)
-    top = np.flatnonzero(np.abs(template.positions[:, 2] - z_top) < 0.3)
+    top = np.array(top_layer(template))
     s = np.linalg.norm(template.cell[0]) / (2.0 * np.sqrt(2.0))
     if len(top) != 8 or not np.allclose(template.cell[:2, :2], [[2 * s, 2 * s], [-2 * s, 2 * s]], atol=1e-6):
         raise ValueError("expected a (2√2×2√2)R45° Cu(100) template (cell (2, 2) s, (−2, 2) s) with 8 atoms "
@@ -224,6 +223,17 @@ def top_layer_z(atoms, indices=None):
     return float(np.max(z))
 
 
+#: Å below the topmost atom within which an atom belongs to the top layer (:func:`top_layer`):
+#: less than any low-index interlayer spacing of a metal (1.28 Å on Cu(110)), more than a
+#: relaxed top layer's buckling.
+TOP_LAYER_DEPTH = 0.5
+
+
+def top_layer(slab):
+    """Indices of the top layer's atoms: within :data:`TOP_LAYER_DEPTH` of the topmost atom."""
+    return [int(i) for i in np.flatnonzero(slab.positions[:, 2] > top_layer_z(slab) - TOP_LAYER_DEPTH)]
+
+
 def _next_layer_sites(template):
     """The 6 fcc sites of the layer that would come next on top of the template (Å).
 
@@ -233,8 +243,7 @@ def _next_layer_sites(template):
     """
     a1 = template.cell[0] / 6.0
     a2 = template.cell[1] - 3.0 * a1
-    z_top = top_layer_z(template)
-    top = template.positions[np.abs(template.positions[:, 2] - z_top) < 0.3]
+    top = template.positions[top_layer(template)]
     if len(top) != 6:
         raise ValueError(f"expected a c(6×2) template with 6 atoms in its top layer, found {len(top)}")
     sites = top + 0.5 * (a1 + a2) + [0.0, 0.0, 0.5 * np.linalg.norm(a1)]
