@@ -1,5 +1,6 @@
 """How each learn round trades accuracy: energy and force MAE of the default model and the
-rounds' models on the training frames, each round's visits and the test frames.
+rounds' models on the training frames, each round's visits and held-out visits, any further
+labelled visits in data/default/learn/*.extxyz.xz, and the test frames.
 
     python benchmarks/learn_capacity.py [MORE.npz ...]   # reads data/default and data/default/learn; writes runs/capacity.json
 
@@ -21,7 +22,9 @@ models = {"default": None, **{r.name: r / "model.npz" for r in rounds if (r / "m
           **{Path(p).stem: Path(p) for p in sys.argv[1:]}}
 sets = {"train (every 8th frame)": sum((read_frames(DATA / f)[::8] for f in
                                         ("train.extxyz.xz", "train2.extxyz.xz", "train3.extxyz.xz")), []),
-        **{f"{r.name} visits": read_frames(r / "visits.extxyz") for r in rounds if (r / "visits.extxyz").exists()},
+        **{f"{r.name} {kind}": read_frames(r / f"{kind}.extxyz") for r in rounds for kind in ("visits", "heldout")
+           if (r / f"{kind}.extxyz").exists()},
+        **{f.name.split(".")[0]: read_frames(f) for f in sorted(DATA.glob("learn/*.extxyz.xz"))},
         "test (held out)": read_frames(DATA / "test.extxyz.xz")}
 out = {}
 for name, path in models.items():
@@ -29,7 +32,7 @@ for name, path in models.items():
     for label, frames in sets.items():
         r = metrics(model, frames)
         out[f"{name} | {label}"] = r
-        print(f"{name:8s} {label:25s} n={r['n_frames']:4d}  E {1e3 * r['energy_mae_per_atom']:6.2f} meV/atom  "
+        print(f"{name:8s} {label:28s} n={r['n_frames']:4d}  E {1e3 * r['energy_mae_per_atom']:6.2f} meV/atom  "
               f"F {r['force_mae']:.3f} eV/Å", flush=True)
 Path("runs").mkdir(exist_ok=True)
 Path("runs/capacity.json").write_text(json.dumps(out, indent=1))

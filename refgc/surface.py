@@ -141,6 +141,19 @@ def cu100_slab(size=(2, 2), a=3.612, layers=4, vacuum=10.0, fixed_layers=2):
     return atoms
 
 
+def cu111_slab(size=(3, 3), a=3.612, layers=4, vacuum=10.0, fixed_layers=2):
+    """A Cu(111) slab of ``size`` 1×1 meshes (ASE's ``fcc111``: two nearest-neighbour vectors
+    at 60°, length ``a/√2``; ABC stacking), ``layers`` layers, the bottom ``fixed_layers`` of
+    them fixed. ``cu111_slab((3, 3))`` is the (3×3) cell (50.8 Å², 9 Cu per layer)."""
+    from ase.build import fcc111
+
+    _check_layers(layers, fixed_layers)
+    atoms = fcc111("Cu", (*size, layers), a=a, vacuum=vacuum)
+    if fixed_layers:
+        atoms.set_constraint(FixAtoms(mask=atoms.get_tags() > layers - fixed_layers))
+    return atoms
+
+
 def cu100_r45_template(a=3.612, layers=4, vacuum=10.0, fixed_layers=2):
     """The (2√2×2√2)R45° cell of Cu(100), ``b1 = (2, 2) s``, ``b2 = (−2, 2) s`` with
     ``s = a/√2`` (52.2 Å² at a = 3.612 Å, 8 Cu per layer): the common cell of the phases of
