@@ -1,6 +1,7 @@
 """How each learn round trades accuracy: energy and force MAE of the default model and the
 rounds' models on the training frames, each round's visits and held-out visits, any further
-labelled visits in data/default/learn/*.extxyz.xz, and the test frames.
+labelled visits in data/default/learn/*.extxyz.xz, the test frames, and the other facets'
+test frames in data/facets/*test.extxyz.xz.
 
     python benchmarks/learn_capacity.py [MORE.npz ...]   # reads data/default and data/default/learn; writes runs/capacity.json
 
@@ -25,14 +26,15 @@ sets = {"train (every 8th frame)": sum((read_frames(DATA / f)[::8] for f in
         **{f"{r.name} {kind}": read_frames(r / f"{kind}.extxyz") for r in rounds for kind in ("visits", "heldout")
            if (r / f"{kind}.extxyz").exists()},
         **{f.name.split(".")[0]: read_frames(f) for f in sorted(DATA.glob("learn/*.extxyz.xz"))},
-        "test (held out)": read_frames(DATA / "test.extxyz.xz")}
+        "test (held out)": read_frames(DATA / "test.extxyz.xz"),
+        **{f"facets {f.name.split('.')[0]}": read_frames(f) for f in sorted(Path("data/facets").glob("*test.extxyz.xz"))}}
 out = {}
 for name, path in models.items():
     model = load_model(path)
     for label, frames in sets.items():
         r = metrics(model, frames)
         out[f"{name} | {label}"] = r
-        print(f"{name:8s} {label:28s} n={r['n_frames']:4d}  E {1e3 * r['energy_mae_per_atom']:6.2f} meV/atom  "
+        print(f"{name:8s} {label:30s} n={r['n_frames']:4d}  E {1e3 * r['energy_mae_per_atom']:6.2f} meV/atom  "
               f"F {r['force_mae']:.3f} eV/Å", flush=True)
 Path("runs").mkdir(exist_ok=True)
 Path("runs/capacity.json").write_text(json.dumps(out, indent=1))

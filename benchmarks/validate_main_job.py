@@ -2,9 +2,11 @@
 
     python benchmarks/validate_main_job.py --out DIR [--model MODEL.npz] [--seeds 0 1]
         [--dmu -2 -1.5 -1 -0.5 0] [--top 3] [--fmax 0.01] [--labeller sevenn:7net-0]
+        [--slab SLAB.extxyz] [--removable top]
 
 For each seed and Δμ_O: ``refgc optimize --mu O=DMU --mu Cu=0 --seed SEED`` on the c(6×2)
-template (8 restarts, the defaults) into DIR/seed-SEED/O=DMU, then ``refgc validate`` of
+template, or ``--slab`` with ``--removable`` atoms (8 restarts, the defaults) into
+DIR/seed-SEED/O=DMU, then ``refgc validate`` of
 its ``--top`` best distinct structures with the labeller (relaxed to ``--fmax``). Prints
 one row per seed and Δμ_O, the model's error at its own geometry over all checked
 structures, and the bars the default model is held to:
@@ -27,15 +29,16 @@ from refgc.cli import main as refgc
 from refgc.validate import validate
 
 
-def check(folder, model, seed, dmu, top, fmax, labeller):
-    args = ["optimize", "--mu", f"O={dmu}", "--mu", "Cu=0", "--seed", str(seed), "--quiet", "--out", str(folder)]
+def check(folder, model, seed, dmu, top, fmax, labeller, slab=None, removable=None):
+    args = ["optimize", *([slab] if slab else []), "--mu", f"O={dmu}", "--mu", "Cu=0", "--seed", str(seed), "--quiet",
+            "--out", str(folder), *(["--removable", *removable] if removable else [])]
     if refgc(args + (["--model", str(model)] if model else [])):
         raise SystemExit(f"refgc {' '.join(args)} failed")
     v = validate(folder, labeller, top=top, fmax=fmax, progress=False)
     summary = json.loads((folder / "summary.json").read_text())
     model_best, labeller_best = v.winners()
     return dict(seed=seed, dmu=dmu,
-                rows=[dict(composition=r["composition"], model=r["model"], labeller_at_model=r["labeller_at_model"],
+                rows=[dict(composition=r["composition"], removed=r.get("removed", {}), model=r["model"], labeller_at_model=r["labeller_at_model"],
                            labeller_relaxed=r["labeller_relaxed"], error_meV_per_atom=1e3 * r["error_per_atom"],
                            labeller_rank=r["labeller_rank"]) for r in v.checked],
                 template_rank=next(r["labeller_rank"] for r in v.rows if r["key"] == "template"),
@@ -43,8 +46,10 @@ def check(folder, model, seed, dmu, top, fmax, labeller):
                 flagged=[f"restart {r['restart']}: {'; '.join(r['flags'])}" for r in summary["runs"] if r.get("flags")])
 
 
-def added(composition):
-    return " ".join(f"{s}{n}" for s, n in composition.items() if n) or "bare"
+def added(row):
+    """'Cu2 O4', or '−Cu2 O4' where template atoms were removed, or 'bare'."""
+    removed = " ".join(f"−{s}{n}" for s, n in row.get("removed", {}).items() if n)
+    return " ".join(filter(None, [removed, *(f"{s}{n}" for s, n in row["composition"].items() if n)])) or "bare"
 
 
 def main():
@@ -56,15 +61,17 @@ def main():
     ap.add_argument("--top", type=int, default=3)
     ap.add_argument("--fmax", type=float, default=0.01)
     ap.add_argument("--labeller", default="sevenn:7net-0")
+    ap.add_argument("--slab", help="template slab file (default: the Cu(110) c(6×2) template)")
+    ap.add_argument("--removable", nargs="+", help="template atoms that may be removed: 'top' or indices")
     args = ap.parse_args()
     results = []
     for seed in args.seeds:
         for dmu in args.dmu:
             results.append(check(args.out / f"seed-{seed}" / f"O={dmu:g}", args.model, seed, dmu, args.top, args.fmax,
-                                 args.labeller))
+                                 args.labeller, args.slab, args.removable))
             r = results[-1]
             print(f"seed {seed} Δμ_O {dmu:+.1f}: " + ", ".join(
-                f"{added(row['composition'])} {row['model']:+.3f} (labeller {row['labeller_at_model']:+.3f}, relaxed "
+                f"{added(row)} {row['model']:+.3f} (labeller {row['labeller_at_model']:+.3f}, relaxed "
                 f"{row['labeller_relaxed']:+.3f}, {row['error_meV_per_atom']:+.1f} meV/atom, rank "
                 f"{row['labeller_rank']})" for row in r["rows"])
                 + f"; template rank {r['template_rank']}; winner {'same' if r['same_winner'] else 'CHANGES'}"
@@ -76,6 +83,7 @@ def main():
     verdict["bars_met"] = bool(verdict["median"] <= 15 and verdict["largest"] <= 30
                                and verdict["winners_same"] == verdict["runs"] and verdict["flagged"] == 0)
     (args.out / "summary.json").write_text(json.dumps(dict(model=args.model or "default", labeller=args.labeller,
+                                                           slab=args.slab, removable=args.removable,
                                                            verdict=verdict, results=results), indent=1))
     print(f"\n|model − labeller| at the model's geometry: median {verdict['median']:.1f} meV/atom, largest "
           f"{verdict['largest']:.1f}, {verdict['above_30']} of {verdict['n']} above 30; the same winner in "

@@ -1,5 +1,5 @@
-r"""The Cu(110) c(6×2) template slab of the paper, the reference phases of O on Cu(100),
-and small slab helpers.
+r"""The Cu(110) c(6×2) template slab of the paper, the reference phases of O on Cu(100) and
+Cu(111), and small slab helpers.
 
 Geometry
 --------
@@ -207,6 +207,44 @@ def cu100_o_phases(template, height=0.8):
         del atoms[top[removed]]
         atoms += Atoms(f"O{oxygen.sum()}", positions=wrap_positions(hollows[oxygen], atoms.cell, atoms.pbc))
         atoms.info.update(name=name, removed=int(removed.sum()))
+        phases[name] = atoms
+    return phases
+
+
+def cu111_o_phases(template, height=1.2):
+    """The clean surface and three phases of chemisorbed O on a (3×3) Cu(111) template
+    (:func:`cu111_slab`, at least 3 layers), as unrelaxed starting guesses:
+    ``{"clean", "p(3x3)-O", "p(3x3)-O-hcp", "(sqrt3xsqrt3)R30-O"}`` → ``ase.Atoms``.
+
+    O sits ``height`` Å above the top layer in 3-fold hollows: an *fcc* hollow lies above an
+    atom of the third layer from the top, an *hcp* hollow above one of the second. p(3×3)-O
+    is one O per cell (1/9 ML) in an fcc or an hcp hollow; (√3×√3)R30°-O (1/3 ML) fills the
+    fcc hollows at lattice points :math:`(i, j)` of the cell with :math:`i - j \equiv 0
+    \pmod 3` (3 O, √3·a/√2 apart). Each structure is the template (positions as given,
+    ``FixAtoms`` kept) and its O, ``info`` with ``"name"`` and ``"removed"`` (0), as in
+    :func:`cu100_o_phases`. A template whose cell vectors are not equal and at 60°, whose top
+    layer does not have 9 atoms, or with fewer than 3 layers, is a ``ValueError``."""
+    top = np.array(top_layer(template))
+    z = np.round(template.positions[:, 2], 1)
+    levels = np.unique(z)[::-1]  # top first
+    b1, b2 = template.cell[0, :2], template.cell[1, :2]
+    hexagonal = np.isclose(b1 @ b1, b2 @ b2) and np.isclose(b1 @ b2, 0.5 * (b1 @ b1))  # |b1| = |b2|, 60°
+    if not hexagonal or len(top) != 9 or len(levels) < 3:
+        raise ValueError("expected a (3×3) Cu(111) template (two equal cell vectors at 60°, 9 atoms in its top "
+                         f"layer, at least 3 layers), found {len(top)} atoms in its top layer, {len(levels)} "
+                         f"layers and cell vectors at {np.degrees(np.arccos(b1 @ b2 / np.sqrt(b1 @ b1 * (b2 @ b2)))):.0f}°")
+    height_z = template.positions[top, 2].max() + height
+    fcc = template.positions[z == levels[2]].copy()
+    hcp = template.positions[z == levels[1]].copy()
+    fcc[:, 2] = hcp[:, 2] = height_z
+    ij = np.rint(3 * np.linalg.solve(template.cell[:2, :2].T, (fcc[:, :2] - fcc[0, :2]).T).T).astype(int)
+    choose = {"clean": np.zeros((0, 3)), "p(3x3)-O": fcc[:1], "p(3x3)-O-hcp": hcp[:1],
+              "(sqrt3xsqrt3)R30-O": fcc[(ij[:, 0] - ij[:, 1]) % 3 == 0]}
+    phases = {}
+    for name, oxygen in choose.items():
+        atoms = template.copy()
+        atoms += Atoms(f"O{len(oxygen)}", positions=wrap_positions(oxygen, atoms.cell, atoms.pbc))
+        atoms.info.update(name=name, removed=0)
         phases[name] = atoms
     return phases
 

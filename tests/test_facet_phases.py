@@ -77,10 +77,10 @@ def test_missing_row_chains():
 
 
 def test_benchmark_runs_with_emt(tmp_path):
-    """``benchmarks/cu100_phases.py`` end to end with EMT (about 6 s), resumed from its JSON
+    """``benchmarks/facet_phases.py`` end to end with EMT (about 6 s), resumed from its JSON
     with nothing to redo; its ΔG is E − E_template − n_O μ_O + n_removed μ_Cu."""
     out = tmp_path / "phases.json"
-    command = [sys.executable, str(ROOT / "benchmarks" / "cu100_phases.py"), "--labeller", "emt", "--fmax", "0.2",
+    command = [sys.executable, str(ROOT / "benchmarks" / "facet_phases.py"), "--labeller", "emt", "--fmax", "0.2",
                "--out", str(out)]
     first = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True).stdout
     assert "missing-row" in first and "lowest phase for Δμ_O" in first
@@ -93,3 +93,20 @@ def test_benchmark_runs_with_emt(tmp_path):
         expected = p["energy"] - state["template"]["energy"] - p["n_O"] * mu["O"] + p["removed"] * mu["Cu"]
         assert p["gibbs_0"] == pytest.approx(expected, abs=1e-9)
         assert (p["n_O"] / 8, p["removed"]) == PHASES[name]
+
+
+def test_benchmark_cu111_with_emt(tmp_path):
+    """``benchmarks/facet_phases.py --facet 111``: the (3×3) Cu(111) phases, ranked with
+    ΔG = E − E_template − n_O μ_O, and the envelope printed."""
+    out = tmp_path / "phases.json"
+    command = [sys.executable, str(ROOT / "benchmarks" / "facet_phases.py"), "--facet", "111", "--labeller", "emt",
+               "--fmax", "0.2", "--out", str(out)]
+    printed = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True).stdout
+    assert "(3×3) Cu(111) cell 50.84 Å²" in printed and "lowest phase for Δμ_O" in printed
+    (state,) = json.loads(out.read_text()).values()
+    assert state["facet"] == "111"
+    assert list(state["phases"]) == ["clean", "p(3x3)-O", "p(3x3)-O-hcp", "(sqrt3xsqrt3)R30-O"]
+    mu = state["references"]
+    for p in state["phases"].values():
+        assert p["removed"] == 0
+        assert p["gibbs_0"] == pytest.approx(p["energy"] - state["template"]["energy"] - p["n_O"] * mu["O"], abs=1e-9)

@@ -1,11 +1,13 @@
-"""The reference phases of O on Cu(100) with a labeller: where is the missing-row phase stable?
+"""The reference phases of O on Cu(100) or Cu(111) with a labeller: which is stable where?
 
-    python benchmarks/cu100_phases.py [--labeller sevenn:7net-0] [--fmax 0.01] [--steps 500]
-        [--a 3.612] [--dmu -3 0] [--out cu100_phases.json]
+    python benchmarks/facet_phases.py [--facet 100|111] [--labeller sevenn:7net-0] [--fmax 0.01]
+        [--steps 500] [--a 3.612] [--dmu -3 0] [--out FACET_phases.json]
 
-Builds the (2√2×2√2)R45° Cu(100) template (4 layers, the bottom 2 fixed) and the clean,
-p(2×2)-O, c(2×2)-O and missing-row phases on it (:func:`refgc.surface.cu100_o_phases`),
-relaxes the template and each phase with the labeller (ASE's BFGS to ``--fmax``, the fixed
+``--facet 100`` (the default) builds the (2√2×2√2)R45° Cu(100) template (4 layers, the
+bottom 2 fixed) and the clean, p(2×2)-O, c(2×2)-O and missing-row phases on it
+(:func:`refgc.surface.cu100_o_phases`); ``--facet 111`` the (3×3) Cu(111) slab and the clean,
+p(3×3)-O (fcc and hcp hollow) and (√3×√3)R30°-O phases (:func:`refgc.surface.cu111_o_phases`).
+It relaxes the template and each phase with the labeller (ASE's BFGS to ``--fmax``, the fixed
 layers kept), and ranks them with the labeller's own references (½E(O₂), E(bulk Cu)/atom):
 
     ΔG(Δμ_O) = E_phase − E_template − n_O (μ_O^ref + Δμ_O) + n_removed μ_Cu^ref,
@@ -17,7 +19,7 @@ lines on ``--dmu LO HI``: the range of Δμ_O where each phase is the lowest of 
 
 Energies go to ``--out`` (JSON) after each relaxation, under the labeller, ``--fmax``,
 ``--steps`` and ``--a``: a rerun with the same ones skips what is there. Each relaxed
-structure's positions are kept too, in the order of ``cu100_o_phases``. SevenNet-0 needs
+structure's positions are kept too, in the order of the phase builder. SevenNet-0 needs
 ``refgc[label]``; ``--labeller emt`` runs in seconds (EMT's O is a toy).
 """
 
@@ -31,17 +33,22 @@ from refgc.gibbs import structure_free_energy
 from refgc.labeller import labeller, references, relax_with
 from refgc.phasediagram import PhaseDiagram
 from refgc.results import GCResult, Run, write_json
-from refgc.surface import cu100_o_phases, cu100_r45_template, surface_area
+from refgc.surface import cu100_o_phases, cu100_r45_template, cu111_o_phases, cu111_slab, surface_area
+
+#: facet: (its cell's name, template builder of the lattice constant, phase builder)
+FACETS = {"100": ("(2√2×2√2)R45° Cu(100)", lambda a: cu100_r45_template(a=a), cu100_o_phases),
+          "111": ("(3×3) Cu(111)", lambda a: cu111_slab((3, 3), a=a), cu111_o_phases)}
 
 
-def compute(spec, fmax, steps, a, out):
+def compute(spec, fmax, steps, a, out, facet="100"):
     """The labeller's energies of the template and the phases, from ``out`` where it has them."""
     document = json.loads(out.read_text()) if out.exists() else {}
-    state = document.setdefault(f"{spec} fmax={fmax:g} steps={steps} a={a:g}",
-                                dict(labeller=spec, fmax=fmax, steps=steps, a=a, phases={}))
-    template = cu100_r45_template(a=a)
+    state = document.setdefault(f"Cu({facet}) {spec} fmax={fmax:g} steps={steps} a={a:g}",
+                                dict(facet=facet, labeller=spec, fmax=fmax, steps=steps, a=a, phases={}))
+    _, build, phases = FACETS[facet]
+    template = build(a)
     calc = None
-    for name, atoms in {"template": template, **cu100_o_phases(template)}.items():
+    for name, atoms in {"template": template, **phases(template)}.items():
         if name == "template" and "template" in state or name in state["phases"]:
             continue
         calc = calc or labeller(spec)()
@@ -77,22 +84,24 @@ def envelope(phases, area, lo, hi):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--facet", choices=sorted(FACETS), default="100")
     ap.add_argument("--labeller", default="sevenn:7net-0")
     ap.add_argument("--fmax", type=float, default=0.01)
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--a", type=float, default=3.612, help="lattice constant of the slab (Å)")
     ap.add_argument("--dmu", type=float, nargs=2, default=[-3.0, 0.0], metavar=("LO", "HI"))
-    ap.add_argument("--out", type=Path, default=Path("cu100_phases.json"))
+    ap.add_argument("--out", type=Path, help="JSON file (default: FACET_phases.json, e.g. 100_phases.json)")
     args = ap.parse_args()
     labeller(args.labeller)  # a bad spec fails here, before anything is computed
-    state, area = compute(args.labeller, args.fmax, args.steps, args.a, args.out)
+    out = args.out or Path(f"{args.facet}_phases.json")
+    state, area = compute(args.labeller, args.fmax, args.steps, args.a, out, args.facet)
     refs = state["references"]
-    print(f"\n{args.labeller}, fmax {args.fmax:g} eV/Å, a = {args.a:g} Å, (2√2×2√2)R45° cell {area:.2f} Å²; "
+    print(f"\n{args.labeller}, fmax {args.fmax:g} eV/Å, a = {args.a:g} Å, {FACETS[args.facet][0]} cell {area:.2f} Å²; "
           f"μ_ref O {refs['O']:.4f} eV, Cu {refs['Cu']:.4f} eV")
-    print(f"{'phase':<12} {'n_O':>3} {'Cu removed':>10} {'ΔG(0) eV':>9} {'meV/Å²':>8} {'slope':>5}  relaxed")
+    print(f"{'phase':<18} {'n_O':>3} {'Cu removed':>10} {'ΔG(0) eV':>9} {'meV/Å²':>8} {'slope':>5}  relaxed")
     for name, p in state["phases"].items():
         done = "yes" if p.get("converged", True) else f"NO ({p['steps']} steps)"
-        print(f"{name:<12} {p['n_O']:>3} {p['removed']:>10} {p['gibbs_0']:>+9.3f} {1e3 * p['gibbs_0'] / area:>+8.1f} "
+        print(f"{name:<18} {p['n_O']:>3} {p['removed']:>10} {p['gibbs_0']:>+9.3f} {1e3 * p['gibbs_0'] / area:>+8.1f} "
               f"{-p['n_O']:>+5d}  {done}")
     print(f"\nlowest phase for Δμ_O in [{args.dmu[0]:g}, {args.dmu[1]:g}] eV:")
     lowest = envelope(state["phases"], area, *args.dmu)
