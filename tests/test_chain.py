@@ -196,17 +196,31 @@ def test_bad_recipes_are_one_line(tmp_path, capsys, text, message):
     assert message in err and err.count("\n") == 1
 
 
-def test_the_shipped_recipe_is_valid():
-    """recipes/cu110/recipe.toml: every step is a command line refgc accepts."""
+RECIPES = {"cu110": ["data", "data", "data", "data", "train", "learn"], "cu-facets": ["data", "data", "data", "data", "train"]}
+
+
+def test_every_recipe_is_checked():
+    from pathlib import Path
+
+    assert {p.parent.name for p in (Path(__file__).parents[1] / "recipes").glob("*/recipe.toml")} == set(RECIPES)
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_the_shipped_recipes_are_valid(name):
+    """recipes/NAME/recipe.toml: every step is a command line refgc accepts, and the slab
+    files of its data steps are there."""
     from pathlib import Path
 
     from refgc.cli import parser
     from refgc.recipe import command_lines
 
-    lines = command_lines(Path(__file__).parents[1] / "recipes" / "cu110" / "recipe.toml")
-    assert [argv[0] for argv in lines] == ["data", "data", "data", "data", "train", "learn"]
+    folder = Path(__file__).parents[1] / "recipes" / name
+    lines = command_lines(folder / "recipe.toml")
+    assert [argv[0] for argv in lines] == RECIPES[name]
     for argv in lines:
-        parser().parse_args(argv)  # exits on an option the command does not have
+        args = parser().parse_args(argv)  # exits on an option the command does not have
+        if argv[0] == "data":
+            assert (folder / args.slab).is_file(), args.slab
 
 
 def test_diagram_ranks_every_structure_at_every_dmu(chain, tmp_path, capsys):
