@@ -141,7 +141,7 @@ def _add_search_options(parser, out, where="folder (or .db file) for the results
     parser.add_argument("--restarts", type=int, default=8)
     parser.add_argument("--seed", type=int)
     parser.add_argument("--out", default=out, help=where)
-    parser.add_argument("--model", help="model file (default: the shipped model)")
+    parser.add_argument("--model", help="model file, or a shipped model's name: default, cu-facets (default: default)")
     parser.add_argument("--existence", type=float, nargs=2, metavar=("LOW", "HIGH"),
                         help="initial existences of the candidates ~ U(LOW, HIGH) (default: refgc.optimize's, 0.5 1)")
     parser.add_argument("--existence-scale", type=float, metavar="K",
@@ -456,7 +456,7 @@ def parser():
 
     a = command("learn", "active learning: label where the model's optimizer goes, fine-tune, keep "
                                      "what is better on held-out visits (resumable)")
-    a.add_argument("model", help="the model file to start from")
+    a.add_argument("model", help="the model file to start from, or a shipped model's name")
     a.add_argument("slab", help="the template slab, any file ASE reads")
     a.add_argument("--labeller", required=True, metavar="SPEC",
                    help="emt, sevenn:MODEL (e.g. sevenn:7net-0), mace_mp:MODEL or module:factory")

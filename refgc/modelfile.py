@@ -26,11 +26,32 @@ import numpy as np
 
 from .model import Model, ModelConfig, parameter_shapes
 
-__all__ = ["save_model", "load_model", "FORMAT_VERSION", "DEFAULT_MODEL"]
+__all__ = ["save_model", "load_model", "shipped_models", "FORMAT_VERSION", "DEFAULT_MODEL"]
 
 FORMAT = "refgc-model"
 FORMAT_VERSION = 1
-DEFAULT_MODEL = Path(__file__).parent / "models" / "default.npz"
+SHIPPED = Path(__file__).parent / "models"
+DEFAULT_MODEL = SHIPPED / "default.npz"
+
+
+def shipped_models():
+    """The names of the models installed with refgc (``"default"``, ``"cu-facets"``), which
+    :func:`load_model` and every ``--model`` option take in place of a file."""
+    return sorted(p.stem for p in SHIPPED.glob("*.npz"))
+
+
+def _resolve(path):
+    """The file of ``path``: ``None`` is the default model; a bare name that is not a file here
+    but a shipped model's name is that model's file; anything else is a path."""
+    if path is None:
+        return DEFAULT_MODEL
+    candidate = Path(path)
+    if not candidate.exists() and str(path) in shipped_models():
+        return SHIPPED / f"{path}.npz"
+    if not candidate.exists() and not candidate.suffix and candidate.name == str(path):
+        raise FileNotFoundError(f"no model file {path!r}, and no shipped model of that name "
+                                f"(shipped: {', '.join(shipped_models())})")
+    return candidate
 
 
 def parameters_digest(params):
@@ -71,11 +92,11 @@ def _read_npz(path):
 
 
 def load_model(path=None):
-    """Read a model file; ``path=None`` loads the default model shipped with refgc."""
-    if path is None:
-        if not DEFAULT_MODEL.exists():
-            raise FileNotFoundError(f"no default model is installed at {DEFAULT_MODEL}")
-        path = DEFAULT_MODEL
+    """Read a model file. ``path=None`` loads the default model shipped with refgc, and the
+    name of a shipped model (:func:`shipped_models`, e.g. ``"cu-facets"``) loads that model."""
+    if path is None and not DEFAULT_MODEL.exists():
+        raise FileNotFoundError(f"no default model is installed at {DEFAULT_MODEL}")
+    path = _resolve(path)
     arrays = _read_npz(path)
     if "metadata" not in arrays or arrays["metadata"].dtype.kind != "U" or arrays["metadata"].ndim != 0:
         raise ValueError(f"{path}: no JSON metadata entry: not a refgc model file")

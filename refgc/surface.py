@@ -212,7 +212,7 @@ def cu100_o_phases(template, height=0.8):
 
 
 def cu111_o_phases(template, height=1.2):
-    """The clean surface and three phases of chemisorbed O on a (3×3) Cu(111) template
+    r"""The clean surface and three phases of chemisorbed O on a (3×3) Cu(111) template
     (:func:`cu111_slab`, at least 3 layers), as unrelaxed starting guesses:
     ``{"clean", "p(3x3)-O", "p(3x3)-O-hcp", "(sqrt3xsqrt3)R30-O"}`` → ``ase.Atoms``.
 

@@ -59,6 +59,10 @@ def load_result(path):
     return sorted(runs, key=lambda r: (r.gibbs, r.restart)), dmu
 
 
+#: eV per cell: two structures whose relaxed labeller ΔG differ by less are tied for the best
+TIE = 0.005
+
+
 def _state_path(path):
     path = Path(path)
     return path.with_name(path.name + ".validation.json") if path.suffix == ".db" else path / "validation.json"
@@ -83,10 +87,14 @@ class Validation:
         errors = [abs(r["error_per_atom"]) * 1e3 for r in self.checked]
         return (float(np.median(errors)), float(np.max(errors))) if errors else (np.nan, np.nan)
 
-    def winners(self):
-        """(the model's best row, the labeller's best row after relaxation)."""
+    def winners(self, tie=TIE):
+        """(the model's best row, the labeller's best row after relaxation). The model's best
+        is the labeller's best too when it is within ``tie`` eV per cell of it: relaxations to
+        a finite fmax leave meV of noise, as between the bare template and a restart that
+        ended bare."""
         ok = [r for r in self.rows if "error" not in r]
-        return ok[0], min(ok, key=lambda r: r["labeller_relaxed"])
+        best = min(ok, key=lambda r: r["labeller_relaxed"])
+        return ok[0], (ok[0] if ok[0]["labeller_relaxed"] <= best["labeller_relaxed"] + tie else best)
 
 
 def validate(path, spec, *, top=None, fmax=0.05, steps=500, progress=True):

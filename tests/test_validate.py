@@ -131,3 +131,18 @@ def test_a_database_result_and_top(tmp_path):
     assert v.rows[0]["model"] == min(r["model"] for r in v.rows)
     with pytest.raises(ValueError, match="top must be a positive integer, got 0"):
         validate(db, "emt", top=0, progress=False)
+
+
+def test_a_tie_within_relaxation_noise_keeps_the_models_winner():
+    """The model's best counts as the labeller's best when the two relaxed ΔG differ by less than
+    refgc.validate.TIE (the bare template and a restart that ended bare), and not otherwise."""
+    from refgc.validate import TIE, Validation
+
+    def rows(found_bare):
+        return [dict(key="template", labeller_relaxed=0.0), dict(key="a", labeller_relaxed=found_bare),
+                dict(key="b", labeller_relaxed=0.7)]
+
+    model_best, labeller_best = Validation("emt", rows(-0.4 * TIE)).winners()
+    assert labeller_best is model_best
+    model_best, labeller_best = Validation("emt", rows(-2 * TIE)).winners()
+    assert labeller_best["key"] == "a" and model_best["key"] == "template"
