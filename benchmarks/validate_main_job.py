@@ -2,7 +2,7 @@
 
     python benchmarks/validate_main_job.py --out DIR [--model MODEL.npz] [--seeds 0 1]
         [--dmu -2 -1.5 -1 -0.5 0] [--top 3] [--fmax 0.01] [--labeller sevenn:7net-0]
-        [--slab SLAB.extxyz] [--removable top]
+        [--slab SLAB.extxyz] [--removable top] [--markdown]
 
 For each seed and Δμ_O: ``refgc optimize --mu O=DMU --mu Cu=0 --seed SEED`` on the c(6×2)
 template, or ``--slab`` with ``--removable`` atoms (8 restarts, the defaults) into
@@ -63,6 +63,7 @@ def main():
     ap.add_argument("--labeller", default="sevenn:7net-0")
     ap.add_argument("--slab", help="template slab file (default: the Cu(110) c(6×2) template)")
     ap.add_argument("--removable", nargs="+", help="template atoms that may be removed: 'top' or indices")
+    ap.add_argument("--markdown", action="store_true", help="also print the rows as a Markdown table (as in the docs)")
     args = ap.parse_args()
     results = []
     for seed in args.seeds:
@@ -89,6 +90,23 @@ def main():
           f"{verdict['largest']:.1f}, {verdict['above_30']} of {verdict['n']} above 30; the same winner in "
           f"{verdict['winners_same']} of {verdict['runs']} runs; {verdict['flagged']} flagged restarts; "
           f"bars {'met' if verdict['bars_met'] else 'NOT met'}")
+    if args.markdown:
+        print(markdown(results))
+
+
+def markdown(results):
+    """One row per seed and Δμ_O: the model's top structures and what the labeller says of them."""
+    lines = ["| seed | Δμ_O | model's top 3 (model ΔG) | labeller at the model's geometry | labeller relaxed "
+             "| error (meV/atom) | labeller's ranking | same winner |", "|---:|---:|---|---|---|---|---|---|"]
+    for r in results:
+        rows = r["rows"]
+        lines.append(f"| {r['seed']} | {r['dmu']:+.1f} | " + ", ".join(f"{added(x)} ({x['model']:+.3f})" for x in rows)
+                     + " | " + ", ".join(f"{x['labeller_at_model']:+.3f}" for x in rows)
+                     + " | " + ", ".join(f"{x['labeller_relaxed']:+.3f}" for x in rows)
+                     + " | " + ", ".join(f"{x['error_meV_per_atom']:+.1f}" for x in rows)
+                     + " | " + ", ".join(str(x["labeller_rank"]) for x in rows)
+                     + f" (template {r['template_rank']}) | {'yes' if r['same_winner'] else 'no'} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
