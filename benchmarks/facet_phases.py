@@ -1,7 +1,7 @@
 """The reference phases of O on Cu(100) or Cu(111) with a labeller: which is stable where?
 
     python benchmarks/facet_phases.py [--facet 100|111] [--labeller sevenn:7net-0] [--fmax 0.01]
-        [--steps 500] [--a 3.612] [--dmu -3 0] [--out FACET_phases.json]
+        [--steps 500] [--a 3.612] [--layers 4] [--dmu -3 0] [--out FACET_phases.json]
 
 ``--facet 100`` (the default) builds the (2√2×2√2)R45° Cu(100) template (4 layers, the
 bottom 2 fixed) and the clean, p(2×2)-O, c(2×2)-O and missing-row phases on it
@@ -16,6 +16,11 @@ the removed Cu going to bulk Cu (Δμ_Cu = 0), as ``refgc validate`` counts remo
 atoms (:func:`refgc.gibbs.structure_free_energy`). Prints each phase's n_O, Cu removed, ΔG
 at Δμ_O = 0 (eV per cell and meV/Å²) and its slope −n_O, then the lower envelope of the
 lines on ``--dmu LO HI``: the range of Δμ_O where each phase is the lowest of the four.
+
+``--layers 5`` builds everything on one more layer (the bottom 2 still fixed) and also
+prints the extra layer's own ΔG against the 4-layer template, E₅ − E₄ − n_Cu μ_Cu^ref: a
+search that builds a phase as a new layer on the 4-layer template (``refgc optimize`` adds
+atoms there) finds it at that ΔG plus the phase's on 5 layers.
 
 Energies go to ``--out`` (JSON) after each relaxation, under the labeller, ``--fmax``,
 ``--steps`` and ``--a``: a rerun with the same ones skips what is there. Each relaxed
@@ -36,20 +41,28 @@ from refgc.results import GCResult, Run, write_json
 from refgc.surface import cu100_o_phases, cu100_r45_template, cu111_o_phases, cu111_slab, surface_area
 
 #: facet: (its cell's name, template builder of the lattice constant, phase builder)
-FACETS = {"100": ("(2√2×2√2)R45° Cu(100)", lambda a: cu100_r45_template(a=a), cu100_o_phases),
-          "111": ("(3×3) Cu(111)", lambda a: cu111_slab((3, 3), a=a), cu111_o_phases)}
+FACETS = {"100": ("(2√2×2√2)R45° Cu(100)", lambda a, n: cu100_r45_template(a=a, layers=n), cu100_o_phases),
+          "111": ("(3×3) Cu(111)", lambda a, n: cu111_slab((3, 3), a=a, layers=n), cu111_o_phases)}
 
 
-def compute(spec, fmax, steps, a, out, facet="100"):
-    """The labeller's energies of the template and the phases, from ``out`` where it has them."""
+def compute(spec, fmax, steps, a, out, facet="100", layers=4):
+    """The labeller's energies of the template and the phases, from ``out`` where it has them;
+    with ``layers`` ≠ 4 also the 4-layer template's (``"template_4"``)."""
     document = json.loads(out.read_text()) if out.exists() else {}
-    state = document.setdefault(f"Cu({facet}) {spec} fmax={fmax:g} steps={steps} a={a:g}",
-                                dict(facet=facet, labeller=spec, fmax=fmax, steps=steps, a=a, phases={}))
+    key = f"Cu({facet}) {spec} fmax={fmax:g} steps={steps} a={a:g}" + (f" layers={layers}" if layers != 4 else "")
+    state = document.setdefault(key, dict(facet=facet, labeller=spec, fmax=fmax, steps=steps, a=a, layers=layers, phases={}))
     _, build, phases = FACETS[facet]
-    template = build(a)
+    template = build(a, layers)
     calc = None
-    for name, atoms in {"template": template, **phases(template)}.items():
-        if name == "template" and "template" in state or name in state["phases"]:
+    extra = {"template_4": build(a, 4)} if layers != 4 else {}
+    for name, atoms in {"template": template, **extra, **phases(template)}.items():
+        if name in ("template", "template_4") and name in state or name in state["phases"]:
+            continue
+        if name == "template_4":
+            calc = calc or labeller(spec)()
+            _, energy, n = relax_with(calc, atoms, fmax=fmax, steps=steps)
+            state[name] = dict(energy=energy, steps=n, n_Cu=len(atoms))
+            write_json(out, document)
             continue
         calc = calc or labeller(spec)()
         if "references" not in state:
@@ -60,7 +73,7 @@ def compute(spec, fmax, steps, a, out, facet="100"):
             relaxed, energy, n = relax_with(calc, atoms, fmax=fmax, steps=steps)
             entry = dict(energy=energy, steps=n, converged=n < steps, positions=np.round(relaxed.positions, 5).tolist())
         if name == "template":
-            state["template"] = entry
+            state["template"] = dict(entry, n_Cu=len(atoms))
         else:
             n_oxygen = atoms.get_chemical_symbols().count("O")
             entry.update(n_O=n_oxygen, removed=atoms.info["removed"], gibbs_0=structure_free_energy(
@@ -89,15 +102,23 @@ def main():
     ap.add_argument("--fmax", type=float, default=0.01)
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--a", type=float, default=3.612, help="lattice constant of the slab (Å)")
+    ap.add_argument("--layers", type=int, default=4, help="layers of the slab (default 4; the bottom 2 fixed)")
     ap.add_argument("--dmu", type=float, nargs=2, default=[-3.0, 0.0], metavar=("LO", "HI"))
     ap.add_argument("--out", type=Path, help="JSON file (default: FACET_phases.json, e.g. 100_phases.json)")
     args = ap.parse_args()
     labeller(args.labeller)  # a bad spec fails here, before anything is computed
     out = args.out or Path(f"{args.facet}_phases.json")
-    state, area = compute(args.labeller, args.fmax, args.steps, args.a, out, args.facet)
+    if args.layers < 3:
+        raise SystemExit("facet_phases.py: --layers must be at least 3 (the bottom 2 are fixed)")
+    state, area = compute(args.labeller, args.fmax, args.steps, args.a, out, args.facet, args.layers)
     refs = state["references"]
-    print(f"\n{args.labeller}, fmax {args.fmax:g} eV/Å, a = {args.a:g} Å, {FACETS[args.facet][0]} cell {area:.2f} Å²; "
-          f"μ_ref O {refs['O']:.4f} eV, Cu {refs['Cu']:.4f} eV")
+    print(f"\n{args.labeller}, fmax {args.fmax:g} eV/Å, a = {args.a:g} Å, {FACETS[args.facet][0]} cell {area:.2f} Å², "
+          f"{args.layers} layers; μ_ref O {refs['O']:.4f} eV, Cu {refs['Cu']:.4f} eV")
+    if args.layers != 4:
+        four = state["template_4"]
+        n = state["template"]["n_Cu"] - four["n_Cu"]
+        print(f"the {n} Cu of the extra layers against the 4-layer template: ΔG = "
+              f"{state['template']['energy'] - four['energy'] - n * refs['Cu']:+.3f} eV")
     print(f"{'phase':<18} {'n_O':>3} {'Cu removed':>10} {'ΔG(0) eV':>9} {'meV/Å²':>8} {'slope':>5}  relaxed")
     for name, p in state["phases"].items():
         done = "yes" if p.get("converged", True) else f"NO ({p['steps']} steps)"

@@ -110,3 +110,24 @@ def test_benchmark_cu111_with_emt(tmp_path):
     for p in state["phases"].values():
         assert p["removed"] == 0
         assert p["gibbs_0"] == pytest.approx(p["energy"] - state["template"]["energy"] - p["n_O"] * mu["O"], abs=1e-9)
+
+
+def test_benchmark_on_one_more_layer(tmp_path):
+    """``--layers 5``: the phases on a 5-layer slab, and the extra layer's ΔG against the
+    4-layer template, E₅ − E₄ − 8 μ_Cu, recomputed here with EMT."""
+    from refgc.labeller import labeller, relax_with
+    from refgc.surface import cu100_r45_template
+
+    out = tmp_path / "phases.json"
+    command = [sys.executable, str(ROOT / "benchmarks" / "facet_phases.py"), "--labeller", "emt", "--fmax", "0.2",
+               "--layers", "5", "--out", str(out)]
+    printed = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True).stdout
+    (state,) = json.loads(out.read_text()).values()
+    assert state["layers"] == 5 and state["template"]["n_Cu"] == 40 and state["template_4"]["n_Cu"] == 32
+    _, e4, _ = relax_with(labeller("emt")(), cu100_r45_template(), fmax=0.2)
+    assert state["template_4"]["energy"] == pytest.approx(e4, abs=1e-9)
+    dg = state["template"]["energy"] - e4 - 8 * state["references"]["Cu"]
+    assert f"the 8 Cu of the extra layers against the 4-layer template: ΔG = {dg:+.3f} eV" in printed
+    assert abs(dg) < 1.0  # a whole layer of bulk-like Cu costs little
+    bad = subprocess.run(command[:-4] + ["--layers", "2", "--out", str(out)], capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "--layers must be at least 3" in bad.stderr
