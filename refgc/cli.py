@@ -517,7 +517,7 @@ def parser():
     t.add_argument("--test", help="held-out frames, never trained on: their errors are printed and stored")
     t.add_argument("--references", help="JSON with {'mu_ref': {symbol: eV}, ...} to store in the model")
     t.add_argument("--checkpoint", help="checkpoint file, written every epoch; training resumes from it")
-    t.add_argument("--init", help="start from this model file (fine-tuning; its config is used, except that "
+    t.add_argument("--init", help="start from this model file or shipped model (fine-tuning; its config is used, except that "
                                   "--interactions may add blocks and --features/--filters widen it)")
     t.add_argument("--species", nargs="+", help="species of the model (default: those in DATA)")
     t.add_argument("--cutoff", type=float, help="Å (default 6)")
