@@ -58,12 +58,6 @@ def compute(spec, fmax, steps, a, out, facet="100", layers=4):
     for name, atoms in {"template": template, **extra, **phases(template)}.items():
         if name in ("template", "template_4") and name in state or name in state["phases"]:
             continue
-        if name == "template_4":
-            calc = calc or labeller(spec)()
-            _, energy, n = relax_with(calc, atoms, fmax=fmax, steps=steps)
-            state[name] = dict(energy=energy, steps=n, n_Cu=len(atoms))
-            write_json(out, document)
-            continue
         calc = calc or labeller(spec)()
         if "references" not in state:
             state["references"] = references(calc, ["Cu", "O"])
@@ -72,8 +66,8 @@ def compute(spec, fmax, steps, a, out, facet="100", layers=4):
         else:
             relaxed, energy, n = relax_with(calc, atoms, fmax=fmax, steps=steps)
             entry = dict(energy=energy, steps=n, converged=n < steps, positions=np.round(relaxed.positions, 5).tolist())
-        if name == "template":
-            state["template"] = dict(entry, n_Cu=len(atoms))
+        if name in ("template", "template_4"):
+            state[name] = dict(entry, n_Cu=len(atoms))
         else:
             n_oxygen = atoms.get_chemical_symbols().count("O")
             entry.update(n_O=n_oxygen, removed=atoms.info["removed"], gibbs_0=structure_free_energy(

@@ -24,6 +24,7 @@ from . import __version__
 from .arrays import BACKENDS, BackendUnavailable
 from .parallel import SerialExecutor
 from .results import describe
+from .modelfile import shipped_models
 from .training import ARCHITECTURE, PRIOR, TrainSettings, train_from_files
 
 
@@ -141,7 +142,8 @@ def _add_search_options(parser, out, where="folder (or .db file) for the results
     parser.add_argument("--restarts", type=int, default=8)
     parser.add_argument("--seed", type=int)
     parser.add_argument("--out", default=out, help=where)
-    parser.add_argument("--model", help="model file, or a shipped model's name: default, cu-facets (default: default)")
+    parser.add_argument("--model", help=f"model file, or a shipped model's name: {', '.join(shipped_models())} "
+                                        "(default: default)")
     parser.add_argument("--existence", type=float, nargs=2, metavar=("LOW", "HIGH"),
                         help="initial existences of the candidates ~ U(LOW, HIGH) (default: refgc.optimize's, 0.5 1)")
     parser.add_argument("--existence-scale", type=float, metavar="K",

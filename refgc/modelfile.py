@@ -46,12 +46,12 @@ def _resolve(path):
     if path is None:
         return DEFAULT_MODEL
     candidate = Path(path)
-    if not candidate.exists() and str(path) in shipped_models():
+    if candidate.exists() or candidate.suffix or candidate.name != str(path):
+        return candidate
+    if str(path) in shipped_models():
         return SHIPPED / f"{path}.npz"
-    if not candidate.exists() and not candidate.suffix and candidate.name == str(path):
-        raise FileNotFoundError(f"no model file {path!r}, and no shipped model of that name "
-                                f"(shipped: {', '.join(shipped_models())})")
-    return candidate
+    raise FileNotFoundError(f"no model file {path!r}, and no shipped model of that name "
+                            f"(shipped: {', '.join(shipped_models())})")
 
 
 def parameters_digest(params):

@@ -26,12 +26,12 @@ def main():
     ap.add_argument("--snapshots", type=int, default=2)
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
-    calc = labeller(args.labeller)
+    lab = labeller(args.labeller)
     frames = []
     for folder in args.results:
         runs, _ = load_result(folder)
         frames += datagen.frames_from_runs(runs, args.snapshots, tag="/".join(folder.parts[-3:]))
-    stats = datagen.label(frames, calc, str(args.out), workers=args.workers)
+    stats = datagen.label(frames, lab, str(args.out), workers=args.workers)
     print(f"{len(frames)} frames from {len(args.results)} results; labeller failed on {len(stats['failed'])}")
 
 
