@@ -1,5 +1,6 @@
-"""The manual keeps up with the code: every command-line option is documented, and every
-relative link in the Markdown pages points at a file that exists."""
+"""The manual keeps up with the code: every command-line option is documented, every
+shipped model is named where the manual lists them, and every relative link in the
+Markdown pages points at a file that exists."""
 
 import re
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from refgc.cli import parser
+from refgc.modelfile import shipped_models
 
 ROOT = Path(__file__).parent.parent
 PAGES = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
@@ -26,6 +28,13 @@ def test_every_option_is_in_the_cli_page(command, flag):
     text = (ROOT / "docs" / "cli.md").read_text()
     section = text.split(f"## refgc {command}")[1].split("\n## ")[0] if f"## refgc {command}" in text else text
     assert flag in section, f"docs/cli.md does not document refgc {command} {flag}"
+
+
+@pytest.mark.parametrize("page", ["cli.md", "api.md"])
+def test_every_shipped_model_is_listed(page):
+    text = (ROOT / "docs" / page).read_text()
+    for name in shipped_models():
+        assert f"`{name}`" in text or f'`"{name}"`' in text, f"docs/{page} does not list the shipped model {name!r}"
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
