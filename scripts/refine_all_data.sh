@@ -1,5 +1,6 @@
 #!/bin/bash
-# Second stage of scripts/train_all_data.sh: the all-data model ended underfit (every 8th
+# Second stage of scripts/train_all_data.sh, run on its output checkpoints/all-data.npz
+# (run that first). The all-data model ended underfit (every 8th
 # Cu(110) training frame at 6.27 meV/atom, against the shipped model's 3.96; validation loss
 # still falling at a learning rate of 3·10⁻⁵). Continue it on the same frames with a fresh
 # schedule from 2·10⁻⁴, the energy weighed more (600 instead of 300: at the end of the first
