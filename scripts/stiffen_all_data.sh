@@ -11,11 +11,8 @@
 #     OMP_NUM_THREADS=1 bash scripts/stiffen_all_data.sh [OUT.npz]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-D=data/default; L=data/default/learn; F=data/facets
-V="$D/active.extxyz.xz $L/round-0/visits.extxyz $L/round-1/visits.extxyz $L/consolidated-visits.extxyz.xz $F/visits.extxyz.xz"
-refgc train $D/train.extxyz.xz $D/train2.extxyz.xz $D/train3.extxyz.xz $F/cu100.extxyz.xz $F/cu111.extxyz.xz $V $V \
-  --validation-from $D/train3.extxyz.xz $F/cu100.extxyz.xz $F/cu111.extxyz.xz --validation-fraction 0.2 \
-  --references $D/references.json --test $D/test.extxyz.xz --init checkpoints/all-data-refined.npz --prior-strength 3000 \
-  --max-force 50 --learning-rate 1e-4 --batch-size 8 --lr-factor 0.5 --lr-patience 3 --min-learning-rate 1e-5 --patience 10 \
-  --max-epochs 40 --ema-decay 0.998 --energy-weight 600 --huber-force 0.3 --seed 1 --workers 2 \
+source scripts/all_data.sh
+refgc train $FRAMES $SHARED --init checkpoints/all-data-refined.npz --prior-strength 3000 \
+  --learning-rate 1e-4 --lr-patience 3 --min-learning-rate 1e-5 --patience 10 --max-epochs 40 \
+  --energy-weight 600 --huber-force 0.3 --seed 1 \
   --checkpoint checkpoints/all-data-stiff.ckpt.npz --out "${1:-checkpoints/all-data-stiff.npz}"
