@@ -10,6 +10,7 @@ the stages. Notation: P pairs (i ← j), H unordered pairs, N atoms, bars are ad
 stage (schnet)         forward                                    adjoint (this module)
 =====================  =========================================  ==============================================
 ``pair_distances``     :math:`d_{ij} = |x_j - x_i + S_{ij}|`       :math:`\bar x_j \mathrel{+}= \bar d\,\hat r_{ij}`, :math:`\bar x_i \mathrel{-}= \bar d\,\hat r_{ij}`
+``network_distances``  :math:`\tilde d = f + w\,\mathrm{softplus}((d-f)/w)`  :math:`\bar d \mathrel{+}= \bar{\tilde d}\,\sigma((d-f)/w)` (no floor: :math:`\tilde d = d`)
 ``rbf``                :math:`e_k = \exp(-\tfrac12 ((d-\mu_k)/\sigma)^2)`  :math:`\bar d \mathrel{+}= -\sum_k \bar e_k e_k (d-\mu_k)/\sigma^2`
 ``cosine_cutoff``      :math:`f_c(d)`                              :math:`\bar d \mathrel{+}= \bar f_c\, f_c'(d)`
 ``filter_network``     :math:`W = \mathrm{ssp}(e W_0 + b_0) W_1 + b_1`  :math:`\bar e = ((\bar W W_1^\top) \odot \sigma(a)) W_0^\top`
@@ -53,6 +54,13 @@ def cosine_cutoff_adjoint(d, fc_bar, cutoff):
     """d̄ (P,) from f̄_c (P,): f_c' = −½ (π/r_c) sin(π d/r_c) inside the cutoff, 0 beyond."""
     xp = namespace(d)
     return fc_bar * xp.where(d < cutoff, -0.5 * xp.pi / cutoff * xp.sin(xp.pi * d / cutoff), 0.0)
+
+
+def network_distances_slope(config, species, graph, d, n=None):
+    """∂d̃/∂d = σ((d − f)/w) for the first ``n`` pairs (all when None), the floor's factor."""
+    f = schnet.pair_values(config.floor_radii(), species, graph)
+    d, f = (d, f) if n is None else (d[:n], f[:n])
+    return schnet.sigmoid((d - f) / schnet.FLOOR_WIDTH)
 
 
 CHUNK = 512  # pairs per slice of the filter network on a CPU: its (CHUNK, F) temporaries stay in cache
@@ -172,7 +180,8 @@ def energy_and_gradients(params, config, species, positions, q, graph, dtype=np.
     if is_numpy(xp):  # the pairs that count; on a device the skin's pairs stay in, adding exact zeros
         graph, d = graph.within(d, cutoff)
     H = graph.n_half
-    d_f = d if H is None else d[:H]  # the filters' pairs: all, or the unordered ones
+    d_n = schnet.network_distances(config, species, graph, d)  # (P,) through the floor, if any
+    d_f = d_n if H is None else d_n[:H]  # the filters' pairs: all, or the unordered ones
     e = schnet.rbf(d_f, cutoff, K)  # (H, K)
     fc = schnet.cosine_cutoff(d_f, cutoff)[:, None]  # (H, 1)
     h = rows(params["embedding"], species)  # (N, A)
@@ -209,6 +218,8 @@ def energy_and_gradients(params, config, species, positions, q, graph, dtype=np.
         Wc_bar *= fc
         e_bar += filter_network_adjoint(params, t, sig, Wc_bar)
     dd_f = rbf_adjoint(d_f, e, e_bar, cutoff, K) + cosine_cutoff_adjoint(d_f, fc_bar, cutoff)  # (H,)
+    if config.floor_radius_scale:
+        dd_f = dd_f * network_distances_slope(config, species, graph, d, H)
     if H is None:
         d_bar += dd_f
     else:

@@ -529,6 +529,9 @@ def parser():
     t.add_argument("--interactions", type=int, help="default 3")
     t.add_argument("--prior-strength", type=float, help="A of the repulsive prior, eV (default 5; may differ from --init's)")
     t.add_argument("--prior-radius-scale", type=float, help="s of the prior's radii s·(R_a + R_b) (default 0.6)")
+    t.add_argument("--floor-radius-scale", type=float,
+                   help="s_f of the network's distance floors s_f·(R_a + R_b): the network sees no pair closer "
+                        "(default 0, none; may differ from --init's)")
     t.add_argument("--max-force", type=float, help="leave out (and list) frames with a force component above this, eV/Å")
     for f in fields(TrainSettings):
         t.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=type(f.default),

@@ -45,6 +45,13 @@ class ModelConfig:
     and zero beyond, with ``r_ab = prior_radius_scale · (R_a + R_b)`` and ``R`` ASE's
     covalent radii (Cu–Cu 1.58 Å, Cu–O 1.19 Å, O–O 0.79 Å at the default scale 0.6),
     shorter than any bond a training set should contain (O₂: 1.24 Å).
+
+    The network's distance floor (``floor_radius_scale`` s_f > 0) keeps the network from
+    extrapolating to distances shorter than it was trained on: it sees each pair at
+    ``f_ab + w · softplus((d − f_ab) / w)`` (:func:`refgc.schnet.network_distances`, w =
+    0.02 Å), with ``f_ab = s_f · (R_a + R_b)``, which is d itself above the floor and tends to
+    f_ab below it. Inside the floor only the prior changes the energy, so a fitted network
+    cannot open a hole at short range there. 0 (the default) turns the floor off.
     """
 
     species: tuple
@@ -56,6 +63,7 @@ class ModelConfig:
     prior_strength: float = 5.0
     prior_radius_scale: float = 0.6
     readout_activation: str = "ssp"
+    floor_radius_scale: float = 0.0
 
     def __post_init__(self):
         species = (self.species,) if isinstance(self.species, str) else tuple(self.species)
@@ -78,6 +86,8 @@ class ModelConfig:
             raise ValueError("ModelConfig.prior_strength must be finite and >= 0")
         if not (self.prior_radius_scale > 0 and self.prior_radii().max() < self.cutoff):
             raise ValueError("ModelConfig.prior_radius_scale must be > 0 and give radii < cutoff")
+        if not (self.floor_radius_scale >= 0 and self.floor_radii().max() < self.cutoff):
+            raise ValueError("ModelConfig.floor_radius_scale must be >= 0 and give floors < cutoff")
         if self.readout_activation not in READOUT_ACTIVATIONS:
             raise ValueError(
                 f"ModelConfig.readout_activation {self.readout_activation!r} is not one of "
@@ -89,14 +99,26 @@ class ModelConfig:
         """Width of the read-out's hidden layer, A/2 as in SchNetPack's ``Atomwise``."""
         return max(1, self.n_features // 2)
 
+    def _radius_sums(self):
+        """(S, S) sums R_a + R_b of ASE's covalent radii, Å."""
+        radii = np.array([covalent_radii[atomic_numbers[s]] for s in self.species])
+        return radii[:, None] + radii[None, :]
+
     def prior_radii(self):
         """(S, S) radii r_ab within which the repulsive prior acts, Å."""
-        radii = np.array([covalent_radii[atomic_numbers[s]] for s in self.species])
-        return self.prior_radius_scale * (radii[:, None] + radii[None, :])
+        return self.prior_radius_scale * self._radius_sums()
+
+    def floor_radii(self):
+        """(S, S) floors f_ab below which the network sees no shorter distance, Å (0: no floor)."""
+        return self.floor_radius_scale * self._radius_sums()
 
     def to_dict(self):
+        """The fields as JSON-ready data; ``floor_radius_scale`` only when a floor is set, so
+        that a model without one is written as before it existed."""
         d = asdict(self)
         d["species"] = list(self.species)
+        if not self.floor_radius_scale:
+            del d["floor_radius_scale"]
         return d
 
 
@@ -174,10 +196,13 @@ class Model:
         (for the last few models and namespaces; the model itself stays plain NumPy data)."""
         return _params_on(self.params, xp)
 
-    def with_prior(self, strength=None, radius_scale=None):
-        """The same model with another repulsive prior (A in eV, the radius scale s); None keeps
-        the current value. The prior has no trained parameters, so nothing else changes."""
-        changes = {k: v for k, v in (("prior_strength", strength), ("prior_radius_scale", radius_scale)) if v is not None}
+    def with_prior(self, strength=None, radius_scale=None, floor_radius_scale=None):
+        """The same model with another repulsive prior (A in eV, the radius scale s) or distance
+        floor (the scale s_f, 0 for none); None keeps the current value. Neither has trained
+        parameters, so nothing else changes (a new floor changes what the network computes
+        for pairs near or below it: fine-tune after setting one)."""
+        changes = {k: v for k, v in (("prior_strength", strength), ("prior_radius_scale", radius_scale),
+                                     ("floor_radius_scale", floor_radius_scale)) if v is not None}
         return replace(self, config=replace(self.config, **changes))
 
     def with_interactions(self, n, seed=0):

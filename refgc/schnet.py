@@ -25,14 +25,16 @@ namespace of CuPy or any other library otherwise, so that the hand-written backw
 pass (:mod:`refgc.backward`) runs the same stages on a GPU.
 """
 
+import math
+
 import numpy as np
 from autograd.extend import defvjp, primitive
 
 from .arrays import constant, is_numpy, namespace, rows
 from .scatter import gather, scatter_add
 
-__all__ = ["ssp", "sigmoid", "rbf", "cosine_cutoff", "pair_distances", "filter_network", "in2f", "messages", "f2out",
-           "atom_embeddings", "readout", "repulsion", "atom_energies", "total_energy"]
+__all__ = ["ssp", "sigmoid", "rbf", "cosine_cutoff", "pair_distances", "network_distances", "filter_network", "in2f",
+           "messages", "f2out", "atom_embeddings", "readout", "repulsion", "atom_energies", "total_energy"]
 
 
 def _half_tanh(x):
@@ -130,6 +132,32 @@ def pair_distances(positions, graph):
     return xp.where(apart, xp.sqrt(xp.where(apart, r2, 1.0)), 0.0)
 
 
+FLOOR_WIDTH = 0.02  # Å: how soft the network's distance floor is (ModelConfig.floor_radius_scale)
+LN2 = math.log(2.0)  # a Python float: array namespaces take it as a scalar
+
+
+def pair_values(table, species, graph):
+    """A species-pair table (S, S) looked up for every pair i ← j, (P,), in the dtype of the
+    graph's offsets."""
+    flat = constant(np.asarray(table).reshape(-1), graph.offsets)  # (S·S,) the value of (a, b) at a·S + b
+    return rows(flat, rows(species, graph.i) * table.shape[0] + rows(species, graph.j))
+
+
+def network_distances(config, species, graph, d):
+    r"""The distances the network sees, (P,): :math:`	ilde d = f + w\,\mathrm{softplus}((d - f)/w)`
+    with the pair's floor :math:`f = f_{ab}` (``config.floor_radii()``) and :math:`w` =
+    ``FLOOR_WIDTH``; ``d`` itself when the model has no floor.
+
+    :math:`	ilde d` is d to within :math:`w e^{-(d - f)/w}` above the floor (1e-6 Å at
+    0.2 Å above it) and tends to f below it, so the network's energy stops changing as a
+    pair closes in past its floor, and only the prior does. Its slope,
+    :math:`\sigma((d - f)/w)`, is the adjoint's factor."""
+    if not config.floor_radius_scale:
+        return d
+    f = pair_values(config.floor_radii(), species, graph)
+    return f + FLOOR_WIDTH * (ssp((d - f) / FLOOR_WIDTH) + LN2)
+
+
 def dense(x, params, name):
     """y = x W + b, W stored (in, out)."""
     return x @ params[name + ".weight"] + params[name + ".bias"]
@@ -169,7 +197,9 @@ def atom_embeddings(params, config, species, q, graph, d):
     ``species`` is each atom's index into ``config.species``; ``d`` the pair distances.
     With the half/reversed layout (``graph.n_half``) the filters, functions of the distance
     alone, are computed for the unordered pairs and used for both directions: W_ji = W_ij.
-    They are most of the work, and force training differentiates them twice."""
+    They are most of the work, and force training differentiates them twice. The network
+    sees the distances through its floor (:func:`network_distances`)."""
+    d = network_distances(config, species, graph, d)
     d_filter = d if graph.n_half is None else d[: graph.n_half]
     e = rbf(d_filter, config.cutoff, config.n_rbf)  # (P or H, K)
     fc = cosine_cutoff(d_filter, config.cutoff)[:, None]  # (P or H, 1)
@@ -197,8 +227,7 @@ def readout(params, config, species, h):
 
 def prior_radii(config, species, graph):
     """r_ab of every pair, (P,), in the dtype of the graph's offsets: the prior acts inside it."""
-    table = constant(config.prior_radii().reshape(-1), graph.offsets)  # (S·S,) r_ab at a·S + b
-    return rows(table, rows(species, graph.i) * len(config.species) + rows(species, graph.j))
+    return pair_values(config.prior_radii(), species, graph)
 
 
 def repulsion(config, species, q, graph, d):

@@ -340,7 +340,7 @@ def train(frames, config, *, settings=TrainSettings(), validation=None, mu_ref=N
 #: The default architecture of :func:`train_from_files`, keyed as ``refgc train``'s options.
 #: ``filters`` None: as many as ``features``.
 ARCHITECTURE = {"cutoff": 6.0, "features": 64, "filters": None, "rbf": 20, "interactions": 3}
-PRIOR = ("prior_strength", "prior_radius_scale")  # ModelConfig fields; fine-tuning may change them
+PRIOR = ("prior_strength", "prior_radius_scale", "floor_radius_scale")  # ModelConfig fields; fine-tuning may change them
 
 
 def _split_validation_from(paths, sources, settings):
@@ -397,7 +397,8 @@ def _model_to_start_from(init, species, architecture, prior, seed):
             grown_from = {"grown_from_interactions": grown_from} if grown_from is not None else {}
             grown_from["widened_from"] = {"features": model.config.n_features, "filters": model.config.n_filters}
             model = model.with_width(features, filters, seed=seed)
-    return model.with_prior(prior.get("prior_strength"), prior.get("prior_radius_scale")), grown_from
+    return model.with_prior(prior.get("prior_strength"), prior.get("prior_radius_scale"),
+                            prior.get("floor_radius_scale")), grown_from
 
 
 def train_from_files(data, out=None, *, validation=None, validation_from=None, test=None, references=None,

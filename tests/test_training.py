@@ -256,9 +256,10 @@ def test_command_line_prior_and_max_force(frames, tmp_path, capsys):
     assert model.provenance["n_frames"] == len(frames)
     # fine-tuning may change the prior (it has no parameters), but nothing else of the architecture
     assert main(["train", str(data), "--out", str(tuned), "--init", str(base), "--max-epochs", "1",
-                 "--prior-strength", "1000", "--prior-radius-scale", "0.7"]) == 0
+                 "--prior-strength", "1000", "--prior-radius-scale", "0.7", "--floor-radius-scale", "0.6"]) == 0
     cfg = refgc.load_model(tuned).config
-    assert (cfg.prior_strength, cfg.prior_radius_scale) == (1000, 0.7)
+    assert (cfg.prior_strength, cfg.prior_radius_scale, cfg.floor_radius_scale) == (1000, 0.7, 0.6)
+    assert model.config.floor_radius_scale == 0.0
     assert cfg.n_features == model.config.n_features
 
 
