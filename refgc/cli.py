@@ -498,12 +498,12 @@ def parser():
     v.add_argument("--quiet", action="store_true", help="no progress bar")
     v.set_defaults(run=_validate)
 
-    r = command("reference", "write the cross-check reference suite (JSON) and its two model files")
+    r = command("reference", "write the cross-check reference suite (JSON) and its three model files")
     r.add_argument("--out", required=True, help="folder for reference.json, model.npz and model_silu.npz")
     r.set_defaults(run=_reference)
 
     c = command("compare", "compare another implementation's outputs with the reference suite")
-    c.add_argument("theirs", help="their JSON file, in the reference schema (version 2)")
+    c.add_argument("theirs", help="their JSON file, in the reference schema (version 3)")
     c.add_argument("--reference", help="folder written by `refgc reference` (default: computed now)")
     c.add_argument("--rtol", type=float, help="relative tolerance for every quantity (default: per quantity)")
     c.add_argument("--atol", type=float, help="absolute tolerance for every quantity (default: per quantity)")

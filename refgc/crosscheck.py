@@ -8,17 +8,19 @@ prior's range and exactly on top of each other. For each case it records the ene
 gradients, ΔG and its gradients at a stated Δμ, and the embeddings of every layer, so
 another code can find the first layer where it departs.
 
-The cases use two models, so that one architecture cannot hide a convention: ``model.npz``
-(species Cu, O; A = F = 16 features and filters; ssp read-out) and ``model_silu.npz``
+The cases use three models, so that one architecture cannot hide a convention: ``model.npz``
+(species Cu, O; A = F = 16 features and filters; ssp read-out), ``model_silu.npz``
 (species O, Cu in that order; A = 12 features ≠ F = 20 filters; silu read-out; its own
-cutoff, prior radius scale and ``mu_ref``). Each case names its model file.
+cutoff, prior radius scale and ``mu_ref``) and ``model_floor.npz`` (the network's distance
+floor at s_f = 0.7, with pairs on both sides of it). Each case names its model file.
 
-JSON schema (``format`` = ``"refgc-reference"``, ``version`` = 2; floats are written with
+JSON schema (``format`` = ``"refgc-reference"``, ``version`` = 3; floats are written with
 Python's ``repr``, so every float64 survives the round trip exactly)::
 
-    {"format": "refgc-reference", "version": 2, "refgc_version": "...",
+    {"format": "refgc-reference", "version": 3, "refgc_version": "...",
      "models": {"model.npz": {"sha256": "...", "description": "..."},
-                "model_silu.npz": {"sha256": "...", "description": "..."}},
+                "model_silu.npz": {"sha256": "...", "description": "..."},
+                "model_floor.npz": {"sha256": "...", "description": "..."}},
      "tolerances": {quantity: [rtol, atol]},
      "cases": [{"name": "...", "description": "...", "model": "model.npz",
                 "input": {"symbols": [...], "positions": [[x, y, z], ...] (Å),
@@ -30,8 +32,9 @@ Python's ``repr``, so every float64 survives the round trip exactly)::
                            "gibbs": eV, "dG_dx": [[...]], "dG_dq": [...]}}]}
 
 ``sha256`` is :func:`refgc.modelfile.parameters_digest` of the model's parameters.
-Version 1 (one model, a top-level ``model`` / ``model_sha256``) is refused with a message
-to regenerate: its cases are the first twelve of version 2, with the same numbers.
+Versions 1 (one model, a top-level ``model`` / ``model_sha256``) and 2 (two models) are
+refused with a message to regenerate: their cases are the first twelve and the first 21 of
+version 3, with the same numbers.
 
 An implementation under test writes the same file with its own ``output`` for every
 case. ``format`` and ``version`` are required and must be these; ``input``, ``model`` (per
@@ -59,10 +62,10 @@ from .gibbs import gibbs_free_energy
 from .model import ModelConfig, init_model
 from .modelfile import parameters_digest, save_model
 
-__all__ = ["reference_model", "reference_model_silu", "reference_models", "reference_suite", "write_reference",
+__all__ = ["reference_model", "reference_model_silu", "reference_model_floor", "reference_models", "reference_suite", "write_reference",
            "load_document", "compare", "first_departures", "describe", "TOLERANCES", "CrossCheckError"]
 
-FORMAT, VERSION = "refgc-reference", 2
+FORMAT, VERSION = "refgc-reference", 3
 TOLERANCES = {  # (rtol, atol): float64 implementations agree to ~1e-12; these leave room for summation order
     "energy": (1e-10, 1e-10), "gibbs": (1e-10, 1e-10),
     "dE_dx": (1e-8, 1e-10), "dE_dq": (1e-8, 1e-10), "dG_dx": (1e-8, 1e-10), "dG_dq": (1e-8, 1e-10),
@@ -70,7 +73,7 @@ TOLERANCES = {  # (rtol, atol): float64 implementations agree to ~1e-12; these l
 }  # fmt: skip
 QUANTITIES = ("embeddings", "energy", "dE_dx", "dE_dq", "gibbs", "dG_dx", "dG_dq")  # causal order: h^t → E → ΔG
 SILU_CASES = ("cluster_extra_half", "slab_candidates", "triclinic_small", "near_cutoff", "prior_overlap",
-              "coincident", "cluster_all_half", "self_image_prior")  # geometries re-run with the second model
+              "coincident", "cluster_all_half", "self_image_prior")  # geometries re-run with the further models
 
 
 class CrossCheckError(ValueError):
@@ -108,9 +111,21 @@ def reference_model_silu():
     return _perturbed(model, 2026, [-4.4, -3.7], [1.1, 0.9])
 
 
+def reference_model_floor():
+    """The suite's third model, ``model_floor.npz``: the network's distance floor at s_f = 0.7
+    (Cu–Cu 1.85 Å, Cu–O 1.39 Å, O–O 0.92 Å), which the cases' close pairs (the prior's
+    overlap, coincident candidates, the Cu chain's images) are inside and the others outside."""
+    config = ModelConfig(species=("Cu", "O"), cutoff=5.0, n_features=16, n_filters=16, n_rbf=12, n_interactions=2,
+                         prior_strength=50.0, prior_radius_scale=0.75, floor_radius_scale=0.7)
+    model = init_model(config, seed=2027, mu_ref={"Cu": -4.0, "O": -4.8},
+                       provenance={"purpose": "refgc reference suite, third model"})
+    return _perturbed(model, 2027, [-3.8, -4.5], [0.9, 1.2])
+
+
 def reference_models():
     """File name → model, in the order the suite uses them."""
-    return {"model.npz": reference_model(), "model_silu.npz": reference_model_silu()}
+    return {"model.npz": reference_model(), "model_silu.npz": reference_model_silu(),
+            "model_floor.npz": reference_model_floor()}
 
 
 def _cases(rc):
@@ -201,11 +216,12 @@ def reference_suite(models=None):
 def _describe_model(model):
     c = model.config
     return (f"species {list(c.species)}, A = {c.n_features} features, F = {c.n_filters} filters, K = {c.n_rbf}, "
-            f"T = {c.n_interactions}, r_c = {c.cutoff} Å, {c.readout_activation} read-out")
+            f"T = {c.n_interactions}, r_c = {c.cutoff} Å, {c.readout_activation} read-out"
+            + (f", distance floor s_f = {c.floor_radius_scale}" if c.floor_radius_scale else ""))
 
 
 def write_reference(folder, models=None):
-    """Write ``reference.json`` and every model file (``model.npz``, ``model_silu.npz``) to
+    """Write ``reference.json`` and every model file (``model.npz``, ``model_silu.npz``, ``model_floor.npz``) to
     ``folder``; returns the JSON path."""
     models = reference_models() if models is None else dict(models)
     folder = Path(folder)
@@ -218,16 +234,17 @@ def write_reference(folder, models=None):
 
 
 def check_document(doc, where):
-    """Raise ``CrossCheckError`` unless ``doc`` is a version-2 reference-format dict with
+    """Raise ``CrossCheckError`` unless ``doc`` is a version-3 reference-format dict with
     uniquely named cases."""
     if not isinstance(doc, dict):
         raise CrossCheckError(f"{where}: expected a JSON object (see the schema in docs/crosscheck.md)")
     if doc.get("format") != FORMAT:
         raise CrossCheckError(f"{where}: 'format' is {doc.get('format')!r}, expected {FORMAT!r}")
-    if doc.get("version") == 1:
-        raise CrossCheckError(f"{where}: version 1 (one model) is no longer compared; regenerate the reference "
-                              f"with `refgc reference --out DIR` (version {VERSION}: two models, each case names "
-                              "its model file) and evaluate its cases again")
+    if doc.get("version") in (1, 2):
+        raise CrossCheckError(f"{where}: version {doc['version']} ({'one model' if doc['version'] == 1 else 'two models'}) "
+                              f"is no longer compared; regenerate the reference with `refgc reference --out DIR` "
+                              f"(version {VERSION}: three models, each case names its model file) and evaluate its "
+                              "cases again")
     if doc.get("version") != VERSION:
         raise CrossCheckError(f"{where}: 'version' is {doc.get('version')!r}, expected {VERSION}")
     if not isinstance(doc.get("cases"), list):

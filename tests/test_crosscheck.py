@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from ase import Atoms
 
 import refgc
 from refgc import schnet
@@ -34,9 +35,9 @@ def models_of(folder, doc):
 
 def test_suite_covers_the_method(suite):
     folder, doc = suite
-    assert doc["format"] == "refgc-reference" and doc["version"] == 2 and len(doc["cases"]) >= 20
+    assert doc["format"] == "refgc-reference" and doc["version"] == 3 and len(doc["cases"]) >= 29
     models = models_of(folder, doc)
-    assert set(models) == {"model.npz", "model_silu.npz"} == {c["model"] for c in doc["cases"]}
+    assert set(models) == {"model.npz", "model_silu.npz", "model_floor.npz"} == {c["model"] for c in doc["cases"]}
     qs = np.concatenate([c["input"]["q"] for c in doc["cases"]])
     assert {0.0, 0.5, 1.0} <= set(qs.tolist())
     for file in models:
@@ -51,6 +52,18 @@ def test_suite_covers_the_method(suite):
             coincident |= bool(np.any(d == 0.0))
             assert len(case["output"]["embeddings"]) == config.n_interactions + 1
         assert near_cutoff and self_images and inside_prior and coincident, file
+    floored = models["model_floor.npz"]  # pairs inside the floor, and where the floor bends d̃ away from d
+    below = bending = False
+    for case in (c for c in doc["cases"] if c["model"] == "model_floor.npz"):
+        inp = case["input"]
+        s = system_from_atoms(floored.species, Atoms(inp["symbols"], positions=inp["positions"], cell=inp["cell"],
+                                                     pbc=inp["pbc"]), np.array(inp["q"]))
+        g = build_graph(s.positions, s.cell, s.pbc, floored.cutoff)
+        d = np.linalg.norm(g.vectors(s.positions), axis=1)
+        f = schnet.pair_values(floored.config.floor_radii(), s.species, g)
+        below |= bool(np.any(d < f))
+        bending |= bool(np.any((d > f) & (d < f + 0.1)))
+    assert below and bending
     assert any(c["input"]["pbc"] == [True, True, False] for c in doc["cases"])
     assert any(not any(c["input"]["pbc"]) for c in doc["cases"])
 
@@ -76,7 +89,7 @@ def refgc_atoms(inp):
 
 def test_second_model_separates_features_from_filters_and_readouts(suite):
     folder, doc = suite
-    first, second = models_of(folder, doc).values()
+    first, second, _ = models_of(folder, doc).values()
     assert first.config.readout_activation == "ssp" and second.config.readout_activation == "silu"
     c = second.config
     assert c.n_features != c.n_filters and c.species != first.config.species
@@ -166,7 +179,8 @@ def edited(doc, change):
 @pytest.mark.parametrize("change, message", [
     (lambda d: d.update(format="refgc-references"), "'format' is 'refgc-references'"),
     (lambda d: d.pop("format"), "'format' is None"),
-    (lambda d: d.update(version=3), "'version' is 3, expected 2"),
+    (lambda d: d.update(version=4), "'version' is 4, expected 3"),
+    (lambda d: d.update(version=2), "regenerate the reference"),
     (lambda d: d.update(version=1), "regenerate the reference"),
     (lambda d: d["models"]["model_silu.npz"].update(sha256="0" * 64), "model_silu.npz has sha256 000000000000…"),
     (lambda d: d["cases"].insert(5, copy.deepcopy(d["cases"][0])), "case name 'cluster_full' appears more than once"),
@@ -183,10 +197,10 @@ def test_duplicate_names_in_the_reference_are_refused(suite, tmp_path, capsys):
     (tmp_path / "ref").mkdir()
     write(tmp_path / "ref", edited(doc, lambda d: d["cases"].append(copy.deepcopy(d["cases"][-1]))), "reference.json")
     assert main(["compare", write(tmp_path, doc), "--reference", str(tmp_path / "ref")]) == 2
-    assert "reference.json: case name 'silu_self_image_prior' appears more than once" in capsys.readouterr().err
+    assert "reference.json: case name 'floor_self_image_prior' appears more than once" in capsys.readouterr().err
 
 
-HEADER = '"format": "refgc-reference", "version": 2, '
+HEADER = '"format": "refgc-reference", "version": 3, '
 
 
 @pytest.mark.parametrize("text, message", [

@@ -19,9 +19,9 @@
 # in positions **and existences**, the Gibbs free energy, and every layer's embeddings.
 # refgc ships a cross-check kit for exactly this:
 #
-# 1. `refgc reference --out ref/` writes a suite of cases (`reference.json`) and the two
-#    model files they were computed with (`ref/model.npz`, `ref/model_silu.npz`; each case
-#    names its model);
+# 1. `refgc reference --out ref/` writes a suite of cases (`reference.json`) and the three
+#    model files they were computed with (`ref/model.npz`, `ref/model_silu.npz`,
+#    `ref/model_floor.npz`; each case names its model);
 # 2. your code loads the model file, evaluates every case, and writes the same JSON schema;
 # 3. `refgc compare yours.json --reference ref/` reports the largest error per case and
 #    quantity and exits non-zero if any exceeds the documented tolerance.
@@ -72,6 +72,8 @@ WORK.mkdir(parents=True, exist_ok=True)
 # exactly on top of each other (d = 0 must give a zero, not a NaN, gradient). The `silu_`
 # cases repeat some geometries with a second model (features ≠ filters, a silu read-out,
 # species in another order), so that a swapped dimension or a wrong read-out cannot pass.
+# The `floor_` cases repeat them with a third model that has the network's distance floor,
+# with pairs inside it and just outside.
 
 # %%
 reference_path = write_reference(WORK / "ref")
@@ -121,7 +123,7 @@ def evaluate_suite(nets, reference):
             "gibbs": E - inp["template_energy"] - float(q[n_t:] @ mu), "dG_dx": dE_dx.tolist(), "dG_dq": dG_dq.tolist(),
             "embeddings": [h.tolist() for h in layers]}})  # fmt: skip
     # the digests say which model files these outputs come from: compare refuses others
-    return {"format": "refgc-reference", "version": 2, "models": reference["models"], "cases": cases}
+    return {"format": "refgc-reference", "version": 3, "models": reference["models"], "cases": cases}
 
 
 theirs = evaluate_suite(nets, reference)

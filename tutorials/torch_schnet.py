@@ -54,13 +54,13 @@ class ExistenceSchNet(nn.Module):
 
     ``mean`` (energy per atom), ``stddev`` and ``atomrefs`` ({Z: energy}) are the
     ``AddOffsets`` / ``ScaleProperty`` statistics; like the repulsive prior
-    (``prior_strength`` A_rep, ``prior_radius_scale`` s) they are settings, not part of the
-    state dict.
+    (``prior_strength`` A_rep, ``prior_radius_scale`` s) and the network's distance floor
+    (``floor_radius_scale`` s_f, 0 for none) they are settings, not part of the state dict.
     """
 
     def __init__(self, n_atom_basis=16, n_filters=12, n_rbf=8, n_interactions=2, cutoff=4.0,
                  readout_activation="ssp", mean=0.0, stddev=1.0, atomrefs=None, element_scales=None,
-                 prior_strength=0.0, prior_radius_scale=0.6, max_z=100):  # fmt: skip
+                 prior_strength=0.0, prior_radius_scale=0.6, floor_radius_scale=0.0, max_z=100):  # fmt: skip
         super().__init__()
         A, Fi, K, H = n_atom_basis, n_filters, n_rbf, max(1, n_atom_basis // 2)
         kw = dict(dtype=torch.float64)
@@ -99,6 +99,7 @@ class ExistenceSchNet(nn.Module):
         self.register_buffer("element_scale", scales, persistent=False)
         self.mean, self.stddev = float(mean), float(stddev)
         self.prior_strength, self.prior_radius_scale = float(prior_strength), float(prior_radius_scale)
+        self.floor_radius_scale = float(floor_radius_scale)
         self.register_buffer("radii", torch.tensor(covalent_radii[:max_z], **kw), persistent=False)
 
     def forward(self, Z, positions, q, idx_i, idx_j, offsets, embeddings=False):
@@ -111,8 +112,12 @@ class ExistenceSchNet(nn.Module):
         apart = r2 > 0  # d = 0 (coincident candidates): d = 0 with a zero, not NaN, gradient
         d = torch.where(apart, torch.sqrt(torch.where(apart, r2, torch.ones_like(r2))), torch.zeros_like(r2))  # (P,)
 
-        e = torch.exp(-0.5 * ((d[:, None] - rep.radial_basis.offsets) / rep.radial_basis.widths) ** 2)  # (P, K)
-        fc = torch.where(d < self.cutoff, 0.5 * (torch.cos(math.pi * d / self.cutoff) + 1.0), torch.zeros_like(d))
+        dn = d  # what the network sees: d, or d through the distance floor f + w softplus((d - f)/w)
+        if self.floor_radius_scale > 0:
+            f = self.floor_radius_scale * (self.radii[Z[idx_i]] + self.radii[Z[idx_j]])  # (P,)
+            dn = f + 0.02 * (ssp((d - f) / 0.02) + math.log(2.0))  # softplus = ssp + ln 2, exact
+        e = torch.exp(-0.5 * ((dn[:, None] - rep.radial_basis.offsets) / rep.radial_basis.widths) ** 2)  # (P, K)
+        fc = torch.where(dn < self.cutoff, 0.5 * (torch.cos(math.pi * dn / self.cutoff) + 1.0), torch.zeros_like(dn))
 
         h = rep.embedding(Z)  # (N, A)
         layers = [h]
@@ -161,6 +166,7 @@ def from_refgc(model):
         atomrefs={atomic_numbers[s]: model.params["offset"][k] for k, s in enumerate(c.species)},
         element_scales={atomic_numbers[s]: model.params["scale"][k] for k, s in enumerate(c.species)},
         prior_strength=c.prior_strength, prior_radius_scale=c.prior_radius_scale,
+        floor_radius_scale=c.floor_radius_scale,
     )  # fmt: skip
     state = {k: v.clone() for k, v in net.state_dict().items()}
     for k, s in enumerate(c.species):
