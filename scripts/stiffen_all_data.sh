@@ -8,6 +8,13 @@
 # (6.04 → 6.26 meV/atom, 0.104 → 0.116 eV/Å): here the network is refitted on the same
 # frames under that prior. Resumes from checkpoints/all-data-stiff.ckpt.npz.
 #
+# A dead end, kept as the command behind docs/model.md's account of it: after 40 epochs
+# (test 6.03 meV/atom, 0.118 eV/Å) the network has learnt to cancel the stiffer prior where
+# training frames sit inside its radius, and carries the cancellation inward: an O atom
+# 1.1 Å above a surface Cu is 47 eV below the same O at 2.6 Å, and all 8 restarts of the main
+# job at Δμ_O = −2 collapse (Cu–O 0.53 Å, ΔG −13,874 eV). The network's distance floor
+# (ModelConfig.floor_radius_scale, scripts/deepen_all_data.sh) is the remedy.
+#
 #     OMP_NUM_THREADS=1 bash scripts/stiffen_all_data.sh [OUT.npz]
 set -euo pipefail
 cd "$(dirname "$0")/.."
