@@ -25,12 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from ase.neighborlist import neighbor_list
 
 from .graph import Graph, build_graph
 from .scatter import Segments
 from .system import species_indices
 
-__all__ = ["Frame", "Batch", "read_frames", "check_frames", "drop_large_forces", "prepare", "collate", "split"]
+__all__ = ["Frame", "Batch", "read_frames", "check_frames", "drop_large_forces", "closest_inside_floor", "prepare",
+           "collate", "split"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,24 @@ def drop_large_forces(frames, max_force):
     for atoms in frames:
         (kept if np.abs(atoms.get_forces()).max() <= max_force else dropped).append(atoms)
     return kept, dropped
+
+
+def closest_inside_floor(atoms, config):
+    """None, or (a, b, d, f) for the pair of ``atoms`` deepest inside the network's distance
+    floor of ``config`` (species a, b at d Å, their floor f Å). The network cannot fit such a
+    frame: below its floor only the fixed prior changes the energy."""
+    if not config.floor_radius_scale:
+        return None
+    floors = config.floor_radii()
+    kinds = species_indices(atoms.get_chemical_symbols(), config.species)
+    i, j, d = neighbor_list("ijd", atoms, float(floors.max()))
+    if not len(d):
+        return None
+    f = floors[kinds[i], kinds[j]]
+    k = int(np.argmin(d / f))
+    if d[k] >= f[k]:
+        return None
+    return config.species[kinds[i[k]]], config.species[kinds[j[k]]], float(d[k]), float(f[k])
 
 
 def split(frames, fraction, seed):

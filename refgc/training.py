@@ -44,7 +44,7 @@ import numpy as np
 from autograd import make_vjp, value_and_grad
 
 from . import schnet
-from .data import Frame, collate, drop_large_forces, prepare, read_frames, split
+from .data import Frame, closest_inside_floor, collate, drop_large_forces, prepare, read_frames, split
 from .memory import keep_freed_memory
 from .model import Model, ModelConfig, init_model
 from .modelfile import load_model, parameters_digest, save_model
@@ -465,6 +465,19 @@ def train_from_files(data, out=None, *, validation=None, validation_from=None, t
             cutoff=arch["cutoff"], n_features=arch["features"], n_filters=arch["filters"] or arch["features"],
             n_rbf=arch["rbf"], n_interactions=arch["interactions"], **prior,
         )  # fmt: skip
+    inside = []
+    if config.floor_radius_scale:  # below its floor the network cannot follow a label: only the prior acts there
+        kept = []
+        for atoms in frames:
+            closest = closest_inside_floor(atoms, config)
+            (inside if closest else kept).append(atoms)
+            if closest:
+                a, b, d, f = closest
+                log(f"left out frame {atoms.info.get('frame_id', '?')}: {a}–{b} at {d:.2f} Å, inside the "
+                    f"network's floor of {f:.2f} Å")
+        frames = kept
+        if validation_frames is not None:
+            validation_frames = [a for a in validation_frames if closest_inside_floor(a, config) is None]
     mu_ref = dict(start.mu_ref) if start is not None else {}
     bulk_phases = dict(start.bulk_phases) if start is not None else {}
     provenance = {"data": [str(p) for p in paths], "n_frames": len(frames), "refgc_version": __version__}
@@ -472,6 +485,8 @@ def train_from_files(data, out=None, *, validation=None, validation_from=None, t
         provenance["validation_from"] = str(sources[0]) if len(sources) == 1 else [str(p) for p in sources]
     if max_force is not None:
         provenance |= {"max_force": max_force, "n_left_out": len(dropped)}
+    if config.floor_radius_scale:
+        provenance["n_inside_floor"] = len(inside)
     if start is not None:
         provenance["fine_tuned_from"] = {"file": str(init), "provenance": start.provenance}
         if isinstance(grown_from, dict):  # widened (and perhaps grown)

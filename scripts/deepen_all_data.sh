@@ -1,7 +1,8 @@
 #!/bin/bash
 # After scripts/refine_all_data.sh: its model (checkpoints/all-data-refined.npz) with the
-# network's distance floor at s_f = 0.70 (Cu–O 1.39 Å, Cu–Cu 1.85 Å, O–O 0.92 Å; 46 of the
-# 8,424 distinct training frames have a pair closer) and grown from 3 to 4 interaction
+# network's distance floor at s_f = 0.70 (Cu–O 1.39 Å, Cu–Cu 1.85 Å, O–O 0.92 Å; the 46 of
+# the 8,424 distinct training frames with a pair closer are left out: the network cannot
+# follow them) and grown from 3 to 4 interaction
 # blocks (the new block starts with a zero last layer, so the grown model computes what the
 # 3-block one does), trained on the same frames with the same settings. Without the floor,
 # refined models put Cu–O pairs at 1.0–1.3 Å tens of eV too low and the optimizer finds

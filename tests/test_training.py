@@ -1,5 +1,7 @@
 """Training: batched forces, the loss gradient, offsets, the split, resuming, bad data."""
 
+import re
+
 import numpy as np
 import pytest
 from ase import Atoms
@@ -490,3 +492,28 @@ def test_workers_share_a_batch_and_give_the_one_process_gradient(frames, tmp_pat
                  "--interactions", "1", "--max-epochs", "1", "--workers", "2"]) == 0
     assert refgc.load_model(out).provenance["training"]["settings"]["workers"] == 2
     assert main(["train", str(data), "--out", str(out), "--workers", "0"]) == 2
+
+
+def test_frames_inside_the_floor_are_left_out_and_listed(frames, tmp_path, capsys):
+    """Below its floor the network cannot follow a label (only the fixed prior acts there), so
+    training with a floor leaves such frames out and names them."""
+    from ase.io import write
+
+    from refgc.cli import main
+    from refgc.data import closest_inside_floor
+
+    squeezed = frames[0].copy()
+    squeezed.positions *= 0.3
+    squeezed.calc = SinglePointCalculator(squeezed, energy=0.0, forces=np.zeros((len(squeezed), 3)))
+    squeezed.info["frame_id"] = "squeezed/0"
+    data = tmp_path / "data.extxyz"
+    write(data, [*frames, squeezed], format="extxyz")
+    config = refgc.ModelConfig(species=("Cu", "O"), floor_radius_scale=0.4)
+    assert closest_inside_floor(squeezed, config) is not None
+    assert all(closest_inside_floor(a, config) is None for a in frames)
+    small = ["--cutoff", "4", "--features", "8", "--rbf", "6", "--interactions", "1", "--max-epochs", "1"]
+    assert main(["train", str(data), "--out", str(tmp_path / "m.npz"), "--floor-radius-scale", "0.4", *small]) == 0
+    assert re.search(r"left out frame squeezed/0: (Cu|O)–(Cu|O) at \d\.\d\d Å, inside the network's floor of \d\.\d\d Å",
+                     capsys.readouterr().out)
+    model = refgc.load_model(tmp_path / "m.npz")
+    assert model.provenance["n_inside_floor"] == 1 and model.provenance["n_frames"] == len(frames)
