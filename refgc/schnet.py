@@ -144,11 +144,11 @@ def pair_values(table, species, graph):
 
 
 def network_distances(config, species, graph, d):
-    r"""The distances the network sees, (P,): :math:`	ilde d = f + w\,\mathrm{softplus}((d - f)/w)`
+    r"""The distances the network sees, (P,): :math:`\tilde d = f + w\,\mathrm{softplus}((d - f)/w)`
     with the pair's floor :math:`f = f_{ab}` (``config.floor_radii()``) and :math:`w` =
     ``FLOOR_WIDTH``; ``d`` itself when the model has no floor.
 
-    :math:`	ilde d` is d to within :math:`w e^{-(d - f)/w}` above the floor (1e-6 Å at
+    :math:`\tilde d` is d to within :math:`w e^{-(d - f)/w}` above the floor (1e-6 Å at
     0.2 Å above it) and tends to f below it, so the network's energy stops changing as a
     pair closes in past its floor, and only the prior does. Its slope,
     :math:`\sigma((d - f)/w)`, is the adjoint's factor."""
