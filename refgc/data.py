@@ -31,8 +31,8 @@ from .graph import Graph, build_graph
 from .scatter import Segments
 from .system import species_indices
 
-__all__ = ["Frame", "Batch", "read_frames", "check_frames", "drop_large_forces", "closest_inside_floor", "prepare",
-           "collate", "split"]
+__all__ = ["Frame", "Batch", "read_frames", "check_frames", "drop_large_forces", "closest_inside_floor",
+           "drop_inside_floor", "prepare", "collate", "split"]
 
 
 @dataclass(frozen=True)
@@ -136,6 +136,19 @@ def closest_inside_floor(atoms, config):
     if d[k] >= f[k]:
         return None
     return config.species[kinds[i[k]]], config.species[kinds[j[k]]], float(d[k]), float(f[k])
+
+
+def drop_inside_floor(frames, config):
+    """(kept, dropped): frames with no pair inside the network's distance floor of ``config``,
+    and (atoms, closest) for the rest, ``closest`` as :func:`closest_inside_floor` gives it."""
+    kept, dropped = [], []
+    for atoms in frames:
+        closest = closest_inside_floor(atoms, config)
+        if closest:
+            dropped.append((atoms, closest))
+        else:
+            kept.append(atoms)
+    return kept, dropped
 
 
 def split(frames, fraction, seed):

@@ -44,7 +44,7 @@ import numpy as np
 from autograd import make_vjp, value_and_grad
 
 from . import schnet
-from .data import Frame, closest_inside_floor, collate, drop_large_forces, prepare, read_frames, split
+from .data import Frame, collate, drop_inside_floor, drop_large_forces, prepare, read_frames, split
 from .memory import keep_freed_memory
 from .model import Model, ModelConfig, init_model
 from .modelfile import load_model, parameters_digest, save_model
@@ -467,17 +467,12 @@ def train_from_files(data, out=None, *, validation=None, validation_from=None, t
         )  # fmt: skip
     inside = []
     if config.floor_radius_scale:  # below its floor the network cannot follow a label: only the prior acts there
-        kept = []
-        for atoms in frames:
-            closest = closest_inside_floor(atoms, config)
-            (inside if closest else kept).append(atoms)
-            if closest:
-                a, b, d, f = closest
-                log(f"left out frame {atoms.info.get('frame_id', '?')}: {a}–{b} at {d:.2f} Å, inside the "
-                    f"network's floor of {f:.2f} Å")
-        frames = kept
+        frames, inside = drop_inside_floor(frames, config)
+        for atoms, (a, b, d, f) in inside:
+            log(f"left out frame {atoms.info.get('frame_id', '?')}: {a}–{b} at {d:.2f} Å, inside the "
+                f"network's floor of {f:.2f} Å")
         if validation_frames is not None:
-            validation_frames = [a for a in validation_frames if closest_inside_floor(a, config) is None]
+            validation_frames = drop_inside_floor(validation_frames, config)[0]
     mu_ref = dict(start.mu_ref) if start is not None else {}
     bulk_phases = dict(start.bulk_phases) if start is not None else {}
     provenance = {"data": [str(p) for p in paths], "n_frames": len(frames), "refgc_version": __version__}
