@@ -56,9 +56,9 @@ def cosine_cutoff_adjoint(d, fc_bar, cutoff):
     return fc_bar * xp.where(d < cutoff, -0.5 * xp.pi / cutoff * xp.sin(xp.pi * d / cutoff), 0.0)
 
 
-def network_distances_slope(config, species, graph, d, n=None):
-    """∂d̃/∂d = σ((d − f)/w) for the first ``n`` pairs (all when None), the floor's factor."""
-    f = schnet.pair_values(config.floor_radii(), species, graph)
+def network_distances_slope(d, f, n=None):
+    """∂d̃/∂d = σ((d − f)/w) for the first ``n`` pairs (all when None), the floor's factor;
+    ``f``: the pairs' floors, (P,)."""
     d, f = (d, f) if n is None else (d[:n], f[:n])
     return schnet.sigmoid((d - f) / schnet.FLOOR_WIDTH)
 
@@ -180,7 +180,8 @@ def energy_and_gradients(params, config, species, positions, q, graph, dtype=np.
     if is_numpy(xp):  # the pairs that count; on a device the skin's pairs stay in, adding exact zeros
         graph, d = graph.within(d, cutoff)
     H = graph.n_half
-    d_n = schnet.network_distances(config, species, graph, d)  # (P,) through the floor, if any
+    floors = schnet.pair_values(config.floor_radii(), species, graph) if config.floor_radius_scale else None
+    d_n = schnet.network_distances(config, species, graph, d, floors)  # (P,) through the floor, if any
     d_f = d_n if H is None else d_n[:H]  # the filters' pairs: all, or the unordered ones
     e = schnet.rbf(d_f, cutoff, K)  # (H, K)
     fc = schnet.cosine_cutoff(d_f, cutoff)[:, None]  # (H, 1)
@@ -218,8 +219,8 @@ def energy_and_gradients(params, config, species, positions, q, graph, dtype=np.
         Wc_bar *= fc
         e_bar += filter_network_adjoint(params, t, sig, Wc_bar)
     dd_f = rbf_adjoint(d_f, e, e_bar, cutoff, K) + cosine_cutoff_adjoint(d_f, fc_bar, cutoff)  # (H,)
-    if config.floor_radius_scale:
-        dd_f = dd_f * network_distances_slope(config, species, graph, d, H)
+    if floors is not None:
+        dd_f = dd_f * network_distances_slope(d, floors, H)
     if H is None:
         d_bar += dd_f
     else:

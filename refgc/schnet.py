@@ -143,7 +143,7 @@ def pair_values(table, species, graph):
     return rows(flat, rows(species, graph.i) * table.shape[0] + rows(species, graph.j))
 
 
-def network_distances(config, species, graph, d):
+def network_distances(config, species, graph, d, floors=None):
     r"""The distances the network sees, (P,): :math:`\tilde d = f + w\,\mathrm{softplus}((d - f)/w)`
     with the pair's floor :math:`f = f_{ab}` (``config.floor_radii()``) and :math:`w` =
     ``FLOOR_WIDTH``; ``d`` itself when the model has no floor.
@@ -151,10 +151,11 @@ def network_distances(config, species, graph, d):
     :math:`\tilde d` is d to within :math:`w e^{-(d - f)/w}` above the floor (1e-6 Å at
     0.2 Å above it) and tends to f below it, so the network's energy stops changing as a
     pair closes in past its floor, and only the prior does. Its slope,
-    :math:`\sigma((d - f)/w)`, is the adjoint's factor."""
+    :math:`\sigma((d - f)/w)`, is the adjoint's factor. ``floors``: the pairs' f, (P,), when
+    the caller has looked them up already."""
     if not config.floor_radius_scale:
         return d
-    f = pair_values(config.floor_radii(), species, graph)
+    f = pair_values(config.floor_radii(), species, graph) if floors is None else floors
     return f + FLOOR_WIDTH * (ssp((d - f) / FLOOR_WIDTH) + LN2)
 
 

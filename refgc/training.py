@@ -468,11 +468,13 @@ def train_from_files(data, out=None, *, validation=None, validation_from=None, t
     inside = []
     if config.floor_radius_scale:  # below its floor the network cannot follow a label: only the prior acts there
         frames, inside = drop_inside_floor(frames, config)
-        for atoms, (a, b, d, f) in inside:
-            log(f"left out frame {atoms.info.get('frame_id', '?')}: {a}–{b} at {d:.2f} Å, inside the "
-                f"network's floor of {f:.2f} Å")
+        inside_validation = []
         if validation_frames is not None:
-            validation_frames = drop_inside_floor(validation_frames, config)[0]
+            validation_frames, inside_validation = drop_inside_floor(validation_frames, config)
+        for which, left in (("", inside), ("validation ", inside_validation)):
+            for atoms, (a, b, d, f) in left:
+                log(f"left out {which}frame {atoms.info.get('frame_id', '?')}: {a}–{b} at {d:.2f} Å, inside the "
+                    f"network's floor of {f:.2f} Å")
     mu_ref = dict(start.mu_ref) if start is not None else {}
     bulk_phases = dict(start.bulk_phases) if start is not None else {}
     provenance = {"data": [str(p) for p in paths], "n_frames": len(frames), "refgc_version": __version__}

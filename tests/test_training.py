@@ -517,3 +517,25 @@ def test_frames_inside_the_floor_are_left_out_and_listed(frames, tmp_path, capsy
                      capsys.readouterr().out)
     model = refgc.load_model(tmp_path / "m.npz")
     assert model.provenance["n_inside_floor"] == 1 and model.provenance["n_frames"] == len(frames)
+
+
+def test_validation_frames_inside_the_floor_are_listed_too(frames, tmp_path, capsys):
+    """A validation frame inside the floor is left out of the validation loss and named, as a
+    training frame is."""
+    from ase.io import write
+
+    from refgc.cli import main
+
+    squeezed = frames[0].copy()
+    squeezed.positions *= 0.3
+    squeezed.calc = SinglePointCalculator(squeezed, energy=0.0, forces=np.zeros((len(squeezed), 3)))
+    squeezed.info["frame_id"] = "squeezed/1"
+    data, validation = tmp_path / "data.extxyz", tmp_path / "validation.extxyz"
+    write(data, frames, format="extxyz")
+    write(validation, [frames[1], squeezed], format="extxyz")
+    small = ["--cutoff", "4", "--features", "8", "--rbf", "6", "--interactions", "1", "--max-epochs", "1"]
+    assert main(["train", str(data), "--validation", str(validation), "--out", str(tmp_path / "m.npz"),
+                 "--floor-radius-scale", "0.4", *small]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"left out validation frame squeezed/1: (Cu|O)–(Cu|O) at \d\.\d\d Å, inside", out)
+    assert "left out frame" not in out
