@@ -15,6 +15,16 @@ from refgc import training as T
 from conftest import labelled
 
 CONFIG = refgc.ModelConfig(species=("Cu", "O"), cutoff=4.0, n_features=12, n_filters=12, n_rbf=8, n_interactions=2)
+SMALL = ["--cutoff", "4", "--features", "8", "--rbf", "6", "--interactions", "1", "--max-epochs", "1"]  # refgc train's tiniest model
+
+
+def squeezed(atoms, frame_id):
+    """``atoms`` pressed to 0.3 of its size and labelled zero: pairs inside any floor."""
+    out = atoms.copy()
+    out.positions *= 0.3
+    out.calc = SinglePointCalculator(out, energy=0.0, forces=np.zeros((len(out), 3)))
+    out.info["frame_id"] = frame_id
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -224,10 +234,9 @@ def test_command_line_fine_tuning(frames, tmp_path):
     data = tmp_path / "data.extxyz"
     write(data, frames, format="extxyz")
     base = tmp_path / "base.npz"
-    small = ["--cutoff", "4", "--features", "8", "--rbf", "6", "--interactions", "1", "--max-epochs", "1"]
     refs = tmp_path / "refs.json"
     refs.write_text('{"mu_ref": {"Cu": -3.7, "O": -4.8}}')
-    assert main(["train", str(data), "--out", str(base), "--references", str(refs), *small]) == 0
+    assert main(["train", str(data), "--out", str(base), "--references", str(refs), *SMALL]) == 0
     tuned = tmp_path / "tuned.npz"
     assert main(["train", str(data), "--out", str(tuned), "--init", str(base), "--max-epochs", "1", "--energy-weight", "300",
                  "--huber-energy", "0.002", "--huber-force", "0.05"]) == 0
@@ -249,9 +258,8 @@ def test_command_line_prior_and_max_force(frames, tmp_path, capsys):
     hot.info["frame_id"] = "hot/0"
     data = tmp_path / "data.extxyz"
     write(data, [*frames, hot], format="extxyz")
-    small = ["--cutoff", "4", "--features", "8", "--rbf", "6", "--interactions", "1", "--max-epochs", "1"]
     base, tuned = tmp_path / "base.npz", tmp_path / "tuned.npz"
-    assert main(["train", str(data), "--out", str(base), "--max-force", "100", "--prior-strength", "50", *small]) == 0
+    assert main(["train", str(data), "--out", str(base), "--max-force", "100", "--prior-strength", "50", *SMALL]) == 0
     assert "left out frame hot/0: a force component of 500.0 eV/Å" in capsys.readouterr().out
     model = refgc.load_model(base)
     assert model.config.prior_strength == 50 and model.provenance["n_left_out"] == 1
@@ -362,9 +370,8 @@ def test_command_line_validation_from_one_data_file(frames, tmp_path, capsys):
     old, new = tmp_path / "old.extxyz", tmp_path / "new.extxyz"
     write(old, frames[:12], format="extxyz")
     write(new, frames[12:], format="extxyz")
-    small = ["--cutoff", "4", "--features", "8", "--rbf", "6", "--interactions", "1", "--max-epochs", "1"]
     out = tmp_path / "m.npz"
-    argv = ["train", str(old), str(new), "--out", str(out), *small, "--validation-fraction", "0.5"]
+    argv = ["train", str(old), str(new), "--out", str(out), *SMALL, "--validation-fraction", "0.5"]
     assert main([*argv, "--validation-from", str(new)]) == 0
     assert f"training on {12 + len(frames[12:]) // 2} frames, validating on {len(frames[12:]) // 2}" in capsys.readouterr().out
     model = refgc.load_model(out)
@@ -377,7 +384,7 @@ def test_command_line_validation_from_one_data_file(frames, tmp_path, capsys):
     assert main([*argv, "--validation-from", str(new), "--validation", str(old)]) == 2
     assert "not both" in capsys.readouterr().err
     # several files: a split of each; a file named twice is trained on twice, validated on once
-    assert main(["train", str(old), str(new), str(new), "--out", str(out), *small, "--validation-fraction", "0.5",
+    assert main(["train", str(old), str(new), str(new), "--out", str(out), *SMALL, "--validation-fraction", "0.5",
                  "--validation-from", str(old), str(new)]) == 0
     n_old, n_new = 12 // 2, len(frames[12:]) // 2
     assert f"training on {n_old + 2 * (len(frames[12:]) - n_new)} frames, validating on {n_old + n_new}" \
@@ -502,17 +509,13 @@ def test_frames_inside_the_floor_are_left_out_and_listed(frames, tmp_path, capsy
     from refgc.cli import main
     from refgc.data import closest_inside_floor
 
-    squeezed = frames[0].copy()
-    squeezed.positions *= 0.3
-    squeezed.calc = SinglePointCalculator(squeezed, energy=0.0, forces=np.zeros((len(squeezed), 3)))
-    squeezed.info["frame_id"] = "squeezed/0"
+    inside = squeezed(frames[0], "squeezed/0")
     data = tmp_path / "data.extxyz"
-    write(data, [*frames, squeezed], format="extxyz")
+    write(data, [*frames, inside], format="extxyz")
     config = refgc.ModelConfig(species=("Cu", "O"), floor_radius_scale=0.4)
-    assert closest_inside_floor(squeezed, config) is not None
+    assert closest_inside_floor(inside, config) is not None
     assert all(closest_inside_floor(a, config) is None for a in frames)
-    small = ["--cutoff", "4", "--features", "8", "--rbf", "6", "--interactions", "1", "--max-epochs", "1"]
-    assert main(["train", str(data), "--out", str(tmp_path / "m.npz"), "--floor-radius-scale", "0.4", *small]) == 0
+    assert main(["train", str(data), "--out", str(tmp_path / "m.npz"), "--floor-radius-scale", "0.4", *SMALL]) == 0
     assert re.search(r"left out frame squeezed/0: (Cu|O)–(Cu|O) at \d\.\d\d Å, inside the network's floor of \d\.\d\d Å",
                      capsys.readouterr().out)
     model = refgc.load_model(tmp_path / "m.npz")
@@ -526,16 +529,11 @@ def test_validation_frames_inside_the_floor_are_listed_too(frames, tmp_path, cap
 
     from refgc.cli import main
 
-    squeezed = frames[0].copy()
-    squeezed.positions *= 0.3
-    squeezed.calc = SinglePointCalculator(squeezed, energy=0.0, forces=np.zeros((len(squeezed), 3)))
-    squeezed.info["frame_id"] = "squeezed/1"
     data, validation = tmp_path / "data.extxyz", tmp_path / "validation.extxyz"
     write(data, frames, format="extxyz")
-    write(validation, [frames[1], squeezed], format="extxyz")
-    small = ["--cutoff", "4", "--features", "8", "--rbf", "6", "--interactions", "1", "--max-epochs", "1"]
+    write(validation, [frames[1], squeezed(frames[0], "squeezed/1")], format="extxyz")
     assert main(["train", str(data), "--validation", str(validation), "--out", str(tmp_path / "m.npz"),
-                 "--floor-radius-scale", "0.4", *small]) == 0
+                 "--floor-radius-scale", "0.4", *SMALL]) == 0
     out = capsys.readouterr().out
     assert re.search(r"left out validation frame squeezed/1: (Cu|O)–(Cu|O) at \d\.\d\d Å, inside", out)
     assert "left out frame" not in out
