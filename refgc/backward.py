@@ -180,8 +180,8 @@ def energy_and_gradients(params, config, species, positions, q, graph, dtype=np.
     if is_numpy(xp):  # the pairs that count; on a device the skin's pairs stay in, adding exact zeros
         graph, d = graph.within(d, cutoff)
     H = graph.n_half
-    floors = schnet.pair_values(config.floor_radii(), species, graph) if config.floor_radius_scale else None
-    d_n = schnet.network_distances(config, species, graph, d, floors)  # (P,) through the floor, if any
+    floors = schnet.pair_floors(config, species, graph)  # (P,), or None without a floor
+    d_n = schnet.network_distances(d, floors)  # (P,) through the floor, if any
     d_f = d_n if H is None else d_n[:H]  # the filters' pairs: all, or the unordered ones
     e = schnet.rbf(d_f, cutoff, K)  # (H, K)
     fc = schnet.cosine_cutoff(d_f, cutoff)[:, None]  # (H, 1)

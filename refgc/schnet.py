@@ -33,7 +33,7 @@ from autograd.extend import defvjp, primitive
 from .arrays import constant, is_numpy, namespace, rows
 from .scatter import gather, scatter_add
 
-__all__ = ["ssp", "sigmoid", "rbf", "cosine_cutoff", "pair_distances", "network_distances", "filter_network", "in2f",
+__all__ = ["ssp", "sigmoid", "rbf", "cosine_cutoff", "pair_distances", "pair_floors", "network_distances", "filter_network", "in2f",
            "messages", "f2out", "atom_embeddings", "readout", "repulsion", "atom_energies", "total_energy"]
 
 
@@ -143,20 +143,26 @@ def pair_values(table, species, graph):
     return rows(flat, rows(species, graph.i) * table.shape[0] + rows(species, graph.j))
 
 
-def network_distances(config, species, graph, d, floors=None):
+def pair_floors(config, species, graph):
+    """The network's distance floor of every pair i ← j, (P,) (``config.floor_radii()``
+    looked up by species), or None when the model has no floor."""
+    if not config.floor_radius_scale:
+        return None
+    return pair_values(config.floor_radii(), species, graph)
+
+
+def network_distances(d, floors):
     r"""The distances the network sees, (P,): :math:`\tilde d = f + w\,\mathrm{softplus}((d - f)/w)`
-    with the pair's floor :math:`f = f_{ab}` (``config.floor_radii()``) and :math:`w` =
-    ``FLOOR_WIDTH``; ``d`` itself when the model has no floor.
+    with the pairs' floors :math:`f` (:func:`pair_floors`) and :math:`w` = ``FLOOR_WIDTH``;
+    ``d`` itself when ``floors`` is None (no floor).
 
     :math:`\tilde d` is d to within :math:`w e^{-(d - f)/w}` above the floor (1e-6 Å at
     0.2 Å above it) and tends to f below it, so the network's energy stops changing as a
     pair closes in past its floor, and only the prior does. Its slope,
-    :math:`\sigma((d - f)/w)`, is the adjoint's factor. ``floors``: the pairs' f, (P,), when
-    the caller has looked them up already."""
-    if not config.floor_radius_scale:
+    :math:`\sigma((d - f)/w)`, is the adjoint's factor."""
+    if floors is None:
         return d
-    f = pair_values(config.floor_radii(), species, graph) if floors is None else floors
-    return f + FLOOR_WIDTH * (ssp((d - f) / FLOOR_WIDTH) + LN2)
+    return floors + FLOOR_WIDTH * (ssp((d - floors) / FLOOR_WIDTH) + LN2)
 
 
 def dense(x, params, name):
@@ -200,7 +206,7 @@ def atom_embeddings(params, config, species, q, graph, d):
     alone, are computed for the unordered pairs and used for both directions: W_ji = W_ij.
     They are most of the work, and force training differentiates them twice. The network
     sees the distances through its floor (:func:`network_distances`)."""
-    d = network_distances(config, species, graph, d)
+    d = network_distances(d, pair_floors(config, species, graph))
     d_filter = d if graph.n_half is None else d[: graph.n_half]
     e = rbf(d_filter, config.cutoff, config.n_rbf)  # (P or H, K)
     fc = cosine_cutoff(d_filter, config.cutoff)[:, None]  # (P or H, 1)

@@ -95,7 +95,8 @@ def test_without_a_floor_nothing_changes(tmp_path):
     without = refgc.ModelConfig(**SMALL)
     assert PLAIN.config == without and "floor_radius_scale" not in without.to_dict()
     d = schnet.pair_distances(args[1], args[3])
-    assert schnet.network_distances(without, args[0], args[3], d) is d
+    assert schnet.pair_floors(without, args[0], args[3]) is None
+    assert schnet.network_distances(d, None) is d
     path = tmp_path / "floored.npz"
     refgc.save_model(FLOORED, path)
     again = refgc.load_model(path)
