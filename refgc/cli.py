@@ -4,7 +4,7 @@
     refgc train DATA.extxyz [MORE.extxyz ...] --out MODEL.npz [options]
     refgc data SLAB --species Cu O --labeller SPEC --out DATA.extxyz [options]
     refgc learn MODEL SLAB --labeller SPEC --rounds N --mu O=-1.5,-0.5 --out DIR [options]
-    refgc validate RESULTS --labeller SPEC [--top N] [--fmax F] [--steps S]
+    refgc validate RESULTS --labeller SPEC [--top N] [--fmax F] [--steps S] [--flagged]
     refgc build RECIPE.toml [--print]
     refgc reference --out DIR
     refgc compare THEIRS.json [--reference DIR] [--rtol R] [--atol A]
@@ -349,7 +349,8 @@ def _build(args):
 def _validate(args):
     from .validate import validate
 
-    v = validate(args.results, args.labeller, top=args.top, fmax=args.fmax, steps=args.steps, progress=not args.quiet)
+    v = validate(args.results, args.labeller, top=args.top, fmax=args.fmax, steps=args.steps, flagged=args.flagged,
+                 progress=not args.quiet)
     print(f"\n{args.results} checked with {args.labeller}: ΔG in eV per cell; error = model − labeller at the "
           "model's geometry")
     print(f"{'rank':>4}  {'added':<14} {'model':>8} {'labeller':>9} {'relaxed':>8} {'error':>7} {'meV/atom':>9} "
@@ -371,6 +372,14 @@ def _validate(args):
     failed = [r for r in v.rows if "error" in r]
     if failed:
         print(f"{len(failed)} structure(s) the labeller failed on, skipped: " + ", ".join(r["key"] for r in failed))
+    if args.flagged:
+        print(f"\n{len(v.flagged)} restart(s) flagged by the contact check" + (", at the model's geometry:" if v.flagged else ""))
+        for r in v.flagged:
+            added = describe(r["composition"], r.get("removed"))
+            numbers = (f"labeller failed: {r['error']}" if "error" in r else
+                       f"model {r['model']:.3f}, labeller {r['labeller_at_model']:.3f}, error {r['error_per_cell']:.3f} eV "
+                       f"({1e3 * r['error_per_atom']:.1f} meV/atom)")
+            print(f"  restart {r['restart']}  {added}: {numbers}; {'; '.join(r['flags'])}")
 
 
 def _reference(args):
@@ -495,6 +504,8 @@ def parser():
     v.add_argument("--top", type=int, help="only the TOP best distinct structures by the model (default: all)")
     v.add_argument("--fmax", type=float, default=0.05, help="the labeller's relaxations stop here, eV/Å")
     v.add_argument("--steps", type=int, default=500, help="at most this many relaxation steps per structure")
+    v.add_argument("--flagged", action="store_true",
+                   help="also check every restart the contact check flags, at the model's geometry: a hole or not")
     v.add_argument("--quiet", action="store_true", help="no progress bar")
     v.set_defaults(run=_validate)
 

@@ -16,7 +16,12 @@ relaxed template, never the model's:
 .. math:: \Delta G^{L} = E^{L}(\text{structure}) - E^{L}_{slab}
           - \sum_{\text{added}} (\mu_X^{ref,L} + \Delta\mu_X).
 
-The relaxed template itself is ranked too (ΔG = 0 for both). Everything is written to
+The relaxed template itself is ranked too (ΔG = 0 for both). With ``flagged=True`` every
+restart the contact check flags (:func:`refgc.contacts.check`: a fragment detached from the
+slab, a too-short pair) is also computed with the labeller at the model's geometry, ranked
+or not: a hole is a flagged structure the model puts far below the labeller, while a
+molecule left in the cell at the gas's own μ is a flagged structure on which they agree.
+Everything is written to
 ``validation.json`` in the results folder (beside a ``.db``), per labeller, after each
 structure: an interrupted validation resumes and never relabels what is done. A structure
 on which the labeller raises is named, skipped, and the rest go on.
@@ -29,6 +34,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from .contacts import check
 from .gibbs import structure_free_energy
 from .labeller import labeller as make_labeller
 from .labeller import references, relax_with
@@ -71,8 +77,8 @@ def _state_path(path):
 class Validation:
     """The rows of a validation, best by the model first, and what they say."""
 
-    def __init__(self, spec, rows):
-        self.spec, self.rows = spec, rows
+    def __init__(self, spec, rows, flagged=()):
+        self.spec, self.rows, self.flagged = spec, rows, list(flagged)
         ok = [r for r in rows if "error" not in r]
         for rank, r in enumerate(sorted(ok, key=lambda r: r["labeller_relaxed"]), 1):
             r["labeller_rank"] = rank
@@ -97,11 +103,13 @@ class Validation:
         return ok[0], (ok[0] if ok[0]["labeller_relaxed"] <= best["labeller_relaxed"] + tie else best)
 
 
-def validate(path, spec, *, top=None, fmax=0.05, steps=500, progress=True):
+def validate(path, spec, *, top=None, fmax=0.05, steps=500, flagged=False, progress=True):
     """Validate the result at ``path`` with the labeller ``spec``; returns a :class:`Validation`.
 
     ``top``: only the ``top`` best distinct structures by the model (default: all).
-    ``fmax`` (eV/Å) and ``steps``: the labeller's relaxations."""
+    ``fmax`` (eV/Å) and ``steps``: the labeller's relaxations. ``flagged``: also every
+    restart the contact check flags, at the model's geometry (``Validation.flagged``: one
+    row per restart with its ``flags``, ``labeller_at_model`` and errors)."""
     lab = make_labeller(spec)  # a bad spec fails here, before anything is read or computed
     if top is not None and not (isinstance(top, int) and top >= 1):
         raise ValueError(f"top must be a positive integer, got {top!r}")
@@ -151,9 +159,29 @@ def validate(path, spec, *, top=None, fmax=0.05, steps=500, progress=True):
             row["error"] = f"{type(err).__name__}: {err}"
         state["structures"][run.key] = row
         write_json(state_path, document)
+    flagged_rows = []
+    if flagged:
+        checks = {run.restart: check(run.structure, n_t - sum(run.removed.values())) for run in runs}
+        done = state.setdefault("flagged", {})
+        for run in (run for run in runs if checks[run.restart]):
+            key = f"restart-{run.restart:04d}"
+            if key not in done:
+                row = {"restart": run.restart, "composition": run.composition, "n_atoms": len(run.structure),
+                       "model": run.gibbs, "flags": checks[run.restart], **({"removed": run.removed} if run.removed else {})}
+                try:
+                    atoms = run.structure.copy()
+                    atoms.calc = calc
+                    at_model = gibbs(run, atoms, float(atoms.get_potential_energy()))
+                    row.update(labeller_at_model=at_model, error_per_cell=run.gibbs - at_model,
+                               error_per_atom=(run.gibbs - at_model) / len(run.structure))
+                except Exception as err:
+                    row["error"] = f"{type(err).__name__}: {err}"
+                done[key] = row
+                write_json(state_path, document)
+            flagged_rows.append(done[key])
     rows = [state["structures"][run.key] for run in distinct]
     template_row = {"key": "template", "restart": -1, "composition": {s: 0 for s in runs[0].composition},
                     "n_atoms": n_t, "model": 0.0, "labeller_at_model": 0.0, "labeller_relaxed": 0.0,
                     "error_per_cell": 0.0, "error_per_atom": 0.0}
     rows = sorted(rows + [template_row], key=lambda r: (r["model"], r["key"] == "template"))
-    return Validation(spec, rows)
+    return Validation(spec, rows, flagged_rows)

@@ -146,3 +146,37 @@ def test_a_tie_within_relaxation_noise_keeps_the_models_winner():
     assert labeller_best is model_best
     model_best, labeller_best = Validation("emt", rows(-2 * TIE)).winners()
     assert labeller_best["key"] == "a" and model_best["key"] == "template"
+
+
+def test_flagged_restarts_are_checked_at_the_models_geometry(result, tmp_path, capsys, monkeypatch):
+    """--flagged: a restart the contact check flags is computed with the labeller even when it
+    is not among the --top structures, with its flags, and is not relabelled on a rerun."""
+    from ase.calculators.emt import EMT
+
+    import flaky_labeller
+
+    path = fresh(result, tmp_path)
+    runs, _ = refgc.validate.load_result(path)
+    last = runs[-1]  # the model's worst: outside --top 1
+    monkeypatch.setattr(refgc.validate, "check",
+                        lambda atoms, n: ["2 atoms detached (O2)"] if atoms == last.structure else [])
+    v = validate(path, "flaky_labeller:counting", top=1, flagged=True, progress=False)
+    assert validate(path, "flaky_labeller:counting", top=1, flagged=True, progress=False).flagged == v.flagged
+    assert [r["restart"] for r in v.flagged] == [last.restart] and v.flagged[0]["flags"] == ["2 atoms detached (O2)"]
+    state = json.loads((path / "validation.json").read_text())["flaky_labeller:counting"]
+    atoms = last.structure.copy()
+    atoms.calc = EMT()
+    added = atoms.get_chemical_symbols()[len(atoms) - sum(last.composition.values()):]
+    dG = atoms.get_potential_energy() - state["template_energy"] - sum(
+        state["references"][s] + {"O": -1.5, "Cu": 0.0}[s] for s in added)
+    assert v.flagged[0]["labeller_at_model"] == pytest.approx(dG, abs=1e-9)
+    assert v.flagged[0]["error_per_atom"] == pytest.approx((last.gibbs - dG) / len(atoms), abs=1e-12)
+    calls = flaky_labeller.CALLS["n"]
+    assert main(["validate", str(path), "--labeller", "flaky_labeller:counting", "--top", "1", "--flagged",
+                 "--quiet"]) == 0
+    assert flaky_labeller.CALLS["n"] == calls  # resumed: nothing relabelled
+    out = capsys.readouterr().out
+    assert "1 restart(s) flagged by the contact check" in out
+    assert f"restart {last.restart}" in out and "2 atoms detached (O2)" in out
+    assert f"error {v.flagged[0]['error_per_cell']:.3f} eV" in out
+    assert not validate(path, "flaky_labeller:counting", top=1, progress=False).flagged  # only when asked
