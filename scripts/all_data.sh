@@ -11,3 +11,9 @@ FRAMES="$D/train.extxyz.xz $D/train2.extxyz.xz $D/train3.extxyz.xz $F/cu100.extx
 SHARED="--validation-from $D/train3.extxyz.xz $F/cu100.extxyz.xz $F/cu111.extxyz.xz --validation-fraction 0.2
   --references $D/references.json --test $D/test.extxyz.xz --max-force 50 --batch-size 8 --lr-factor 0.5
   --ema-decay 0.998 --workers 2"
+# The learn rounds on the 4-block model (scripts/deepen_all_data.sh) and on its shipped-loss
+# fine-tune (scripts/shipped_loss_all_data.sh): their labelled visits, counted twice by the
+# stages after them, as by `refgc learn --weight 2`.
+DEEP="$D/learn-deep/round-0/visits.extxyz $D/learn-deep/round-1/visits.extxyz"
+LEARNT_F="$DEEP $D/learn-f/round-0/visits.extxyz"
+CU110="$D/train.extxyz.xz $D/train2.extxyz.xz $D/train3.extxyz.xz"

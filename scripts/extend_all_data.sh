@@ -11,9 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/all_data.sh
-LD=data/default/learn-deep
-LEARNT="$LD/round-0/visits.extxyz $LD/round-1/visits.extxyz"
-refgc train $FRAMES $LEARNT $LEARNT $SHARED --init $LD/model.npz \
+refgc train $FRAMES $DEEP $DEEP $SHARED --init $D/learn-deep/model.npz \
   --learning-rate 2e-4 --lr-patience 3 --min-learning-rate 1e-5 --patience 8 --max-epochs 30 \
   --energy-weight 600 --huber-force 0.3 --seed 5 \
   --checkpoint checkpoints/all-data-extended.ckpt.npz --out "${1:-checkpoints/all-data-extended.npz}"

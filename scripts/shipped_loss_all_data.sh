@@ -12,9 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/all_data.sh
-LD=data/default/learn-deep
-LEARNT="$LD/round-0/visits.extxyz $LD/round-1/visits.extxyz"
-refgc train $FRAMES $LEARNT $LEARNT $SHARED --init $LD/model.npz \
+refgc train $FRAMES $DEEP $DEEP $SHARED --init $D/learn-deep/model.npz \
   --learning-rate 5e-5 --lr-patience 2 --min-learning-rate 1e-5 --patience 3 --max-epochs 6 \
   --energy-weight 300 --seed 9 \
   --checkpoint checkpoints/all-data-shipped-loss.ckpt.npz --out "${1:-checkpoints/all-data-shipped-loss.npz}"
