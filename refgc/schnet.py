@@ -33,8 +33,9 @@ from autograd.extend import defvjp, primitive
 from .arrays import constant, is_numpy, namespace, rows
 from .scatter import gather, scatter_add
 
-__all__ = ["ssp", "sigmoid", "rbf", "cosine_cutoff", "pair_distances", "pair_floors", "network_distances", "filter_network", "in2f",
-           "messages", "f2out", "atom_embeddings", "readout", "repulsion", "atom_energies", "total_energy"]
+__all__ = ["ssp", "sigmoid", "rbf", "cosine_cutoff", "pair_distances", "pair_floors", "network_distances",
+           "filter_network", "in2f", "messages", "f2out", "atom_embeddings", "readout", "repulsion", "atom_energies",
+           "total_energy"]
 
 
 def _half_tanh(x):

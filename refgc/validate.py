@@ -143,42 +143,39 @@ def validate(path, spec, *, top=None, fmax=0.05, steps=500, flagged=False, progr
         added = Counter(atoms.get_chemical_symbols()[n_t - sum(run.removed.values()):])
         return structure_free_energy(energy, state["template_energy"], added, run.removed, mu)
 
-    for run in tqdm(distinct, desc=f"validate ({spec})", unit="structure", disable=not progress):
-        if run.key in state["structures"]:
-            continue
-        row = {"key": run.key, "restart": run.restart, "composition": run.composition, "n_atoms": len(run.structure),
+    def labelled(run, relax):
+        """A restart's row: the labeller's ΔG at the model's geometry and the model's error,
+        and with ``relax`` the labeller's ΔG after relaxing it; a labeller error is named."""
+        row = {"restart": run.restart, "composition": run.composition, "n_atoms": len(run.structure),
                "model": run.gibbs, **({"removed": run.removed} if run.removed else {})}
         try:
             atoms = run.structure.copy()
             atoms.calc = calc
             at_model = gibbs(run, atoms, float(atoms.get_potential_energy()))
-            relaxed, energy, n = relax_with(calc, run.structure, fmax=fmax, steps=steps)
-            row.update(labeller_at_model=at_model, labeller_relaxed=gibbs(run, relaxed, energy), labeller_steps=n,
-                       error_per_cell=run.gibbs - at_model, error_per_atom=(run.gibbs - at_model) / len(run.structure))
+            row.update(labeller_at_model=at_model, error_per_cell=run.gibbs - at_model,
+                       error_per_atom=(run.gibbs - at_model) / len(run.structure))
+            if relax:
+                relaxed, energy, n = relax_with(calc, run.structure, fmax=fmax, steps=steps)
+                row.update(labeller_relaxed=gibbs(run, relaxed, energy), labeller_steps=n)
         except Exception as err:  # name the structure, skip it, go on
             row["error"] = f"{type(err).__name__}: {err}"
-        state["structures"][run.key] = row
-        write_json(state_path, document)
+        return row
+
+    for run in tqdm(distinct, desc=f"validate ({spec})", unit="structure", disable=not progress):
+        if run.key not in state["structures"]:
+            state["structures"][run.key] = {"key": run.key, **labelled(run, relax=True)}
+            write_json(state_path, document)
     flagged_rows = []
     if flagged:
-        checks = {run.restart: check(run.structure, n_t - sum(run.removed.values())) for run in runs}
         done = state.setdefault("flagged", {})
-        for run in (run for run in runs if checks[run.restart]):
+        for run in runs:
+            flags = check(run.structure, n_t - sum(run.removed.values()))
             key = f"restart-{run.restart:04d}"
-            if key not in done:
-                row = {"restart": run.restart, "composition": run.composition, "n_atoms": len(run.structure),
-                       "model": run.gibbs, "flags": checks[run.restart], **({"removed": run.removed} if run.removed else {})}
-                try:
-                    atoms = run.structure.copy()
-                    atoms.calc = calc
-                    at_model = gibbs(run, atoms, float(atoms.get_potential_energy()))
-                    row.update(labeller_at_model=at_model, error_per_cell=run.gibbs - at_model,
-                               error_per_atom=(run.gibbs - at_model) / len(run.structure))
-                except Exception as err:
-                    row["error"] = f"{type(err).__name__}: {err}"
-                done[key] = row
+            if flags and key not in done:
+                done[key] = {**labelled(run, relax=False), "flags": flags}
                 write_json(state_path, document)
-            flagged_rows.append(done[key])
+            if flags:
+                flagged_rows.append(done[key])
     rows = [state["structures"][run.key] for run in distinct]
     template_row = {"key": "template", "restart": -1, "composition": {s: 0 for s in runs[0].composition},
                     "n_atoms": n_t, "model": 0.0, "labeller_at_model": 0.0, "labeller_relaxed": 0.0,
