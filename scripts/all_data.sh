@@ -7,7 +7,8 @@
 # plans' frames, rattled and squeezed ones up to 83 eV/Å): kept, they dominate the force loss.
 D=data/default; L=data/default/learn; F=data/facets
 V="$D/active.extxyz.xz $L/round-0/visits.extxyz $L/round-1/visits.extxyz $L/consolidated-visits.extxyz.xz $F/visits.extxyz.xz"
-FRAMES="$D/train.extxyz.xz $D/train2.extxyz.xz $D/train3.extxyz.xz $F/cu100.extxyz.xz $F/cu111.extxyz.xz $V $V"
+CU110="$D/train.extxyz.xz $D/train2.extxyz.xz $D/train3.extxyz.xz"  # the three Cu(110) data plans
+FRAMES="$CU110 $F/cu100.extxyz.xz $F/cu111.extxyz.xz $V $V"
 SHARED="--validation-from $D/train3.extxyz.xz $F/cu100.extxyz.xz $F/cu111.extxyz.xz --validation-fraction 0.2
   --references $D/references.json --test $D/test.extxyz.xz --max-force 50 --batch-size 8 --lr-factor 0.5
   --ema-decay 0.998 --workers 2"
@@ -16,4 +17,3 @@ SHARED="--validation-from $D/train3.extxyz.xz $F/cu100.extxyz.xz $F/cu111.extxyz
 # stages after them, as by `refgc learn --weight 2`.
 DEEP="$D/learn-deep/round-0/visits.extxyz $D/learn-deep/round-1/visits.extxyz"
 LEARNT_F="$DEEP $D/learn-f/round-0/visits.extxyz"
-CU110="$D/train.extxyz.xz $D/train2.extxyz.xz $D/train3.extxyz.xz"

@@ -29,6 +29,17 @@ def fresh(result, tmp_path):
     return copy
 
 
+def by_hand(run, state, dmu={"O": -1.5, "Cu": 0.0}):
+    """EMT's ΔG of a restart's structure at the model's geometry, from the references and
+    template energy the validation stored: E − E_slab − Σ_added (μ_ref + Δμ)."""
+    from ase.calculators.emt import EMT
+
+    atoms = run.structure.copy()
+    atoms.calc = EMT()
+    added = atoms.get_chemical_symbols()[len(atoms) - sum(run.composition.values()):]
+    return atoms.get_potential_energy() - state["template_energy"] - sum(state["references"][s] + dmu[s] for s in added)
+
+
 def test_references_are_the_labellers_own():
     """½ E(O₂) of the relaxed dimer and E/atom of relaxed bulk Cu, by EMT itself."""
     from ase import Atoms
@@ -50,8 +61,6 @@ def test_references_are_the_labellers_own():
 
 
 def test_validate_recomputes_gibbs_with_the_labeller_and_resumes(result, tmp_path):
-    from ase.calculators.emt import EMT
-
     import flaky_labeller
 
     path = fresh(result, tmp_path)
@@ -59,13 +68,9 @@ def test_validate_recomputes_gibbs_with_the_labeller_and_resumes(result, tmp_pat
     rows = {r["key"]: r for r in v.rows}
     assert "template" in rows and rows["template"]["model"] == 0.0
     state = json.loads((path / "validation.json").read_text())["flaky_labeller:counting"]
-    mu_ref, E_slab = state["references"], state["template_energy"]
     for r in v.checked:  # ΔG at the model's geometry, recomputed by hand
         run = next(x for x in refgc.validate.load_result(path)[0] if x.key == r["key"])
-        atoms = run.structure.copy()
-        atoms.calc = EMT()
-        added = atoms.get_chemical_symbols()[len(atoms) - sum(run.composition.values()):]
-        dG = atoms.get_potential_energy() - E_slab - sum(mu_ref[s] + {"O": -1.5, "Cu": 0.0}[s] for s in added)
+        dG = by_hand(run, state)
         assert r["labeller_at_model"] == pytest.approx(dG, abs=1e-9)
         assert r["error_per_cell"] == pytest.approx(run.gibbs - dG, abs=1e-9)
         assert r["labeller_relaxed"] <= r["labeller_at_model"] + 1e-9  # relaxing only lowers it
@@ -151,8 +156,6 @@ def test_a_tie_within_relaxation_noise_keeps_the_models_winner():
 def test_flagged_restarts_are_checked_at_the_models_geometry(result, tmp_path, capsys, monkeypatch):
     """--flagged: a restart the contact check flags is computed with the labeller even when it
     is not among the --top structures, with its flags, and is not relabelled on a rerun."""
-    from ase.calculators.emt import EMT
-
     import flaky_labeller
 
     path = fresh(result, tmp_path)
@@ -163,14 +166,9 @@ def test_flagged_restarts_are_checked_at_the_models_geometry(result, tmp_path, c
     v = validate(path, "flaky_labeller:counting", top=1, flagged=True, progress=False)
     assert validate(path, "flaky_labeller:counting", top=1, flagged=True, progress=False).flagged == v.flagged
     assert [r["restart"] for r in v.flagged] == [last.restart] and v.flagged[0]["flags"] == ["2 atoms detached (O2)"]
-    state = json.loads((path / "validation.json").read_text())["flaky_labeller:counting"]
-    atoms = last.structure.copy()
-    atoms.calc = EMT()
-    added = atoms.get_chemical_symbols()[len(atoms) - sum(last.composition.values()):]
-    dG = atoms.get_potential_energy() - state["template_energy"] - sum(
-        state["references"][s] + {"O": -1.5, "Cu": 0.0}[s] for s in added)
+    dG = by_hand(last, json.loads((path / "validation.json").read_text())["flaky_labeller:counting"])
     assert v.flagged[0]["labeller_at_model"] == pytest.approx(dG, abs=1e-9)
-    assert v.flagged[0]["error_per_atom"] == pytest.approx((last.gibbs - dG) / len(atoms), abs=1e-12)
+    assert v.flagged[0]["error_per_atom"] == pytest.approx((last.gibbs - dG) / len(last.structure), abs=1e-12)
     calls = flaky_labeller.CALLS["n"]
     assert main(["validate", str(path), "--labeller", "flaky_labeller:counting", "--top", "1", "--flagged",
                  "--quiet"]) == 0
