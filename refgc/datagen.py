@@ -214,7 +214,7 @@ def _path_frames(atoms, calc, task, p):
     opt.attach(lambda: steps.append(_frame(atoms, "gc_path", f"{task.task_id}/{opt.nsteps}", task.task_id,
                                            step=opt.nsteps)), interval=1)
     opt.run(fmax=p["fmax"], steps=p["steps"])
-    if steps[-1].info["step"] != opt.nsteps:
+    if not steps or steps[-1].info["step"] != opt.nsteps:
         steps.append(_frame(atoms, "gc_path", f"{task.task_id}/{opt.nsteps}", task.task_id, step=opt.nsteps))
     picks = np.linspace(0, len(steps) - 1, p["keep"] + 1).round().astype(int)[1:] if len(steps) > 1 else [0]
     return [steps[k] for k in sorted(set(int(k) for k in picks))]

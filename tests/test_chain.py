@@ -137,6 +137,21 @@ def test_relax_paths_keep_must_be_positive():
         datagen.relax_paths([], None, "unused.extxyz", keep=0)
 
 
+def test_relax_paths_of_a_relaxed_structure_is_its_end_alone(tmp_path):
+    from ase.calculators.emt import EMT
+    from ase.optimize import BFGS
+    from refgc import datagen
+
+    slab = cu110_slab((2, 2))
+    slab.calc = EMT()
+    BFGS(slab, logfile=None).run(fmax=0.001)
+    slab.calc = None
+    slab.info["frame_id"] = "relaxed"
+    stats = datagen.relax_paths([slab], EMT, tmp_path / "p.extxyz", keep=3, progress=False)
+    frames = ase.io.read(tmp_path / "p.extxyz", index=":")
+    assert stats["calls"] == 1 and [a.info["frame_id"] for a in frames] == ["relaxed/path/0"]
+
+
 @pytest.mark.parametrize("mu, message", [("O", "--mu must look like SYMBOL=V1,V2"),
                                          ("O=-1,x", "--mu must look like SYMBOL=V1,V2")])
 def test_learn_bad_mu_is_one_line(chain, tmp_path, capsys, mu, message):
