@@ -327,7 +327,7 @@ def _learn(args):
     slab = _read_slab(args.slab)
     final = learn(args.model, slab, args.labeller, rounds=args.rounds, mu=lab_mu, out=args.out, data=args.data,
                   test=args.test,
-                  restarts=args.restarts, test_restarts=args.test_restarts, snapshots=args.snapshots,
+                  restarts=args.restarts, test_restarts=args.test_restarts, snapshots=args.snapshots, paths=args.paths,
                   weight=args.weight, epochs=args.epochs, learning_rate=args.learning_rate, workers=args.workers,
                   seed=args.seed, removable=_removable(args.removable) if args.removable else None,
                   executor=SerialExecutor() if args.serial else None, progress=not args.quiet)
@@ -480,6 +480,8 @@ def parser():
     a.add_argument("--restarts", type=int, default=4, help="restarts per Δμ whose visits are trained on")
     a.add_argument("--test-restarts", type=int, default=2, help="restarts per Δμ whose visits are held out")
     a.add_argument("--snapshots", type=int, default=2, help="fractional-stage frames per restart besides its end")
+    a.add_argument("--paths", type=int, default=0, metavar="N",
+                   help="also label N frames along the labeller's relaxation of each restart's end (default 0)")
     a.add_argument("--weight", type=int, default=4, help="how many times the labelled visits count in training")
     a.add_argument("--epochs", type=int, default=10, help="fine-tuning epochs per round at most")
     a.add_argument("--learning-rate", type=float, default=1e-4, help="fine-tuning learning rate (other training "

@@ -45,10 +45,11 @@ from tqdm.auto import tqdm
 
 from .contacts import pair_value, placement_distance
 from .surface import top_layer_z
+from .system import check_count
 from .data import check_frames  # noqa: F401  (re-exported: one checker for labels)
 
 #: Stable small integers per task kind: part of each task's random seed.
-KIND_CODES = {"insertion": 1, "relax": 2, "template": 3, "gas": 4, "bulk": 5, "label": 6}
+KIND_CODES = {"insertion": 1, "relax": 2, "template": 3, "gas": 4, "bulk": 5, "label": 6, "path": 7}
 
 
 @dataclass
@@ -202,6 +203,23 @@ def _relax_frames(atoms, calc, task, p, rng, config_type):
     return frames
 
 
+def _path_frames(atoms, calc, task, p):
+    """``p['keep']`` frames of the labeller's relaxation of ``atoms`` (``FixAtoms`` kept),
+    evenly spaced by step, its start left out and its end kept: the end alone if the
+    start is already relaxed."""
+    from ase.optimize import BFGS
+    atoms.calc = calc
+    steps = []
+    opt = BFGS(atoms, logfile=None)
+    opt.attach(lambda: steps.append(_frame(atoms, "gc_path", f"{task.task_id}/{opt.nsteps}", task.task_id,
+                                           step=opt.nsteps)), interval=1)
+    opt.run(fmax=p["fmax"], steps=p["steps"])
+    if not steps or steps[-1].info["step"] != opt.nsteps:
+        steps.append(_frame(atoms, "gc_path", f"{task.task_id}/{opt.nsteps}", task.task_id, step=opt.nsteps))
+    picks = np.linspace(0, len(steps) - 1, p["keep"] + 1).round().astype(int)[1:] if len(steps) > 1 else [0]
+    return [steps[k] for k in sorted(set(int(k) for k in picks))]
+
+
 def _rattled(atoms, calc, task, p, rng, k):
     r = atoms.copy()
     sigma = rng.uniform(*p["rattle_range"])
@@ -249,6 +267,8 @@ def run_task(task, calc):
             sigma = 0.0
         atoms.calc = calc
         return [_frame(atoms, "bulk", f"{task.task_id}/0", task.task_id, rattle=sigma)]
+    if task.kind == "path":
+        return _path_frames(task.atoms.copy(), calc, task, p)
     if task.kind == "label":
         atoms = task.atoms.copy()
         atoms.calc = calc
@@ -407,6 +427,36 @@ def label(frames, calculator_factory, out_path, config_type="label", **kwargs):
         tasks.append(Task(fid, "label", (0, KIND_CODES["label"], 0),
                           {"config_type": config_type}, atoms=atoms))
     return run_plan(tasks, calculator_factory, out_path, **kwargs)
+
+
+def relax_paths(structures, calculator_factory, out_path, keep=3, fmax=0.05, steps=200, **kwargs):
+    """Relax each of ``structures`` with the labeller and append ``keep`` labelled frames
+    of each relaxation to ``out_path`` (active learning).
+
+    Where the model's minimum and the labeller's differ, the model's error at its own
+    geometry is a force error along the path between them, and the path is the data that
+    closes it. The frames are spaced evenly by step, the start left out (it is the final
+    structure :func:`frames_from_runs` already labels) and the end kept. A structure's
+    ``FixAtoms`` hold (:func:`ends_of_runs` keeps the template's). Frame ids are
+    ``{the structure's frame_id}/path/{step}``; a relaxation already in the file is not
+    run again. Keyword arguments go to :func:`run_plan`."""
+    keep = check_count(keep, "keep", minimum=1)
+    tasks = [Task(f"{atoms.info.get('frame_id', frame_key(atoms))}/path", "path", (0, KIND_CODES["path"], 0),
+                  {"keep": keep, "fmax": fmax, "steps": steps}, atoms=atoms, cost=steps // 4)
+             for atoms in structures]
+    return run_plan(tasks, calculator_factory, out_path, **kwargs)
+
+
+def ends_of_runs(runs, tag="gc"):
+    """The final structure of every run, the template's ``FixAtoms`` kept, with the frame
+    id :func:`frames_from_runs` gives it less its ``/final``: the starts of
+    :func:`relax_paths`."""
+    ends = []
+    for run in runs:
+        end = run.structure.copy()
+        end.info = {"frame_id": f"{tag}/{run.key or run.restart}", "config_type": "gc_final"}
+        ends.append(end)
+    return ends
 
 
 def frames_from_runs(runs, snapshots=2, tag="gc"):

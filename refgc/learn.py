@@ -6,7 +6,9 @@ matter. One round:
 1. **optimize** with the current model at every Δμ of the grid (``restarts`` each);
 2. **label** what the restarts visited and ended in (:func:`refgc.datagen.frames_from_runs`:
    each final structure and a few discretised snapshots of the fractional stage) with the
-   labeller;
+   labeller, and with ``paths`` a few frames of the labeller's own relaxation of each final
+   structure (:func:`refgc.datagen.relax_paths`: where the model's minimum is not the
+   labeller's, the path between them);
 3. **hold out**: the same from other restarts (``test_restarts``, another seed), labelled
    but never trained on;
 4. **fine-tune** the current model on the original data and every round's labels so far
@@ -83,7 +85,7 @@ def _label(mu):
 
 
 def learn(model, slab, spec, *, rounds, mu, out, data=None, test=None, restarts=4, test_restarts=2, snapshots=2, weight=4,
-          epochs=10, learning_rate=1e-4, workers=1, seed=0, removable=None, executor=None, progress=True, log=print):
+          paths=0, epochs=10, learning_rate=1e-4, workers=1, seed=0, removable=None, executor=None, progress=True, log=print):
     """``rounds`` rounds of active learning from the model file ``model`` on ``slab``
     (``ase.Atoms``) with the labeller ``spec``, at every Δμ of ``mu`` ({symbol: [Δμ, ...]},
     eV). ``data``: the files the model was trained on (default: those its provenance names,
@@ -93,7 +95,8 @@ def learn(model, slab, spec, *, rounds, mu, out, data=None, test=None, restarts=
     the model's recorded test file), scored before and after each round. Fine-tuning uses the starting model's recorded training settings
     (:func:`training_settings`) with ``epochs`` epochs at most, ``learning_rate`` and
     ``workers`` processes. ``removable`` goes to :func:`refgc.optimize` (template atoms the
-    search may remove, "top" or indices). Returns the path of the model kept last
+    search may remove, "top" or indices). ``paths``: frames labelled along the labeller's
+    relaxation of each restart's end (0: none; the relaxations use ``workers`` processes). Returns the path of the model kept last
     (``out/model.npz``)."""
     lab = make_labeller(spec)  # a bad spec fails here, before anything is computed
     check_count(rounds, "rounds", minimum=1)
@@ -101,6 +104,7 @@ def learn(model, slab, spec, *, rounds, mu, out, data=None, test=None, restarts=
     check_count(test_restarts, "test_restarts", minimum=1)
     check_count(epochs, "epochs", minimum=1)
     check_count(weight, "weight", minimum=1)
+    check_count(paths, "paths", minimum=0)
     if not learning_rate > 0:
         raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
     grid = mu_grid(mu)
@@ -125,7 +129,8 @@ def learn(model, slab, spec, *, rounds, mu, out, data=None, test=None, restarts=
                   mu={s: list(v) for s, v in mu.items()},
                   data=[str(p) for p in data], test=str(test) if test else None, restarts=restarts, test_restarts=test_restarts, snapshots=snapshots,
                   weight=weight, epochs=epochs, learning_rate=learning_rate, seed=seed,
-                  **({"removable": removable if isinstance(removable, str) else list(removable)} if removable else {}))
+                  **({"removable": removable if isinstance(removable, str) else list(removable)} if removable else {}),
+                  **({"paths": paths} if paths else {}))  # absent when 0: rounds recorded before it resume
     state = json.loads(state_path.read_text()) if state_path.exists() else {"recipe": recipe, "rounds": []}
     if {**state["recipe"], "rounds": rounds} != recipe:  # more rounds continue a run; other options do not
         differ = sorted(k for k in recipe if k != "rounds" and state["recipe"].get(k) != recipe[k])
@@ -140,14 +145,20 @@ def learn(model, slab, spec, *, rounds, mu, out, data=None, test=None, restarts=
         folder.mkdir(exist_ok=True)
         model_r = load_model(current)
         for kind, n, offset in (("visits", restarts, 0), ("heldout", test_restarts, 1)):
-            frames = []
+            frames, ends = [], []
             for mu_k in grid:
                 result = optimize(slab, mu_k, model=model_r, restarts=n, seed=1000 * seed + 10 * r + offset, removable=removable,
                                   executor=executor, progress=progress, output=folder / f"{kind}-{_label(mu_k)}")
                 frames += datagen.frames_from_runs(result.runs, snapshots, tag=f"r{r}/{kind}/{_label(mu_k)}")
+                ends += datagen.ends_of_runs(result.runs, tag=f"r{r}/{kind}/{_label(mu_k)}")
             stats = datagen.label(frames, lab, str(folder / f"{kind}.extxyz"), progress=progress)
             if stats["failed"]:
                 log(f"round {r}: the labeller failed on {len(stats['failed'])} {kind} frame(s), skipped")
+            if paths:
+                stats = datagen.relax_paths(ends, lab, str(folder / f"{kind}.extxyz"), keep=paths, workers=workers,
+                                            progress=progress)
+                if stats["failed"]:
+                    log(f"round {r}: the labeller failed on {len(stats['failed'])} {kind} relaxation(s), skipped")
         candidate = folder / "model.npz"
         if not candidate.exists():
             visits = [str(out / f"round-{k}" / "visits.extxyz") for k in range(r + 1)]

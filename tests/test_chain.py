@@ -98,6 +98,60 @@ def test_learn_interrupted_while_labelling_resumes_without_relabelling(chain, tm
     assert ids == [a.info["task_id"] for a in ase.io.read(tmp_path / "whole" / "round-0" / "visits.extxyz", index=":")]
 
 
+def test_learn_paths_label_the_labellers_relaxation_of_each_end(chain, tmp_path):
+    """--paths N: N frames of the labeller's own relaxation of each restart's end, labelled
+    at their geometry, the template's fixed atoms held, and never relaxed twice."""
+    from ase.calculators.emt import EMT
+
+    learn = ["learn", str(chain / "model.npz"), str(chain / "slab.extxyz"), "--labeller", "flaky_labeller:counting",
+             "--data", str(chain / "data.extxyz"), "--out", str(tmp_path / "learn"), "--paths", "2", *LEARN]
+    flaky_labeller.CALLS["n"] = 0
+    assert main(learn) == 0
+    calls = flaky_labeller.CALLS["n"]
+    frames = {a.info["frame_id"]: a for a in ase.io.read(tmp_path / "learn" / "round-0" / "visits.extxyz", index=":")}
+    finals = [i for i in frames if i.endswith("/final")]
+    assert len(finals) == 1  # one restart at one Δμ
+    end = frames[finals[0]]
+    path = sorted((a for i, a in frames.items() if i.startswith(finals[0][: -len("final")] + "path/")),
+                  key=lambda a: a.info["step"])
+    assert 1 <= len(path) <= 2 and all(a.info["config_type"] == "gc_path" for a in path)
+    assert path[-1].get_potential_energy() < end.get_potential_energy()  # the labeller's relaxation goes down
+    fixed = cu110_slab((2, 2)).constraints[0].get_indices()
+    assert len(fixed) and all(abs(a.positions[fixed] - end.positions[fixed]).max() < 1e-9 for a in path)
+    free = [i for i in range(len(end)) if i not in set(fixed)]
+    assert path[-1].info["step"] == 200 or abs(path[-1].get_forces()[free]).max() < 0.05 * 3 ** 0.5
+    for a in path:  # each label is the labeller's at that frame's geometry
+        again = a.copy()
+        again.calc = EMT()
+        assert again.get_potential_energy() == pytest.approx(a.get_potential_energy(), abs=1e-8)
+    assert json.loads((tmp_path / "learn" / "learn.json").read_text())["recipe"]["paths"] == 2
+
+    assert main(learn) == 0  # done: nothing relaxed or labelled again
+    assert flaky_labeller.CALLS["n"] == calls
+
+
+def test_relax_paths_keep_must_be_positive():
+    from refgc import datagen
+
+    with pytest.raises(ValueError, match="keep must be a positive integer, got 0"):
+        datagen.relax_paths([], None, "unused.extxyz", keep=0)
+
+
+def test_relax_paths_of_a_relaxed_structure_is_its_end_alone(tmp_path):
+    from ase.calculators.emt import EMT
+    from ase.optimize import BFGS
+    from refgc import datagen
+
+    slab = cu110_slab((2, 2))
+    slab.calc = EMT()
+    BFGS(slab, logfile=None).run(fmax=0.001)
+    slab.calc = None
+    slab.info["frame_id"] = "relaxed"
+    stats = datagen.relax_paths([slab], EMT, tmp_path / "p.extxyz", keep=3, progress=False)
+    frames = ase.io.read(tmp_path / "p.extxyz", index=":")
+    assert stats["calls"] == 1 and [a.info["frame_id"] for a in frames] == ["relaxed/path/0"]
+
+
 @pytest.mark.parametrize("mu, message", [("O", "--mu must look like SYMBOL=V1,V2"),
                                          ("O=-1,x", "--mu must look like SYMBOL=V1,V2")])
 def test_learn_bad_mu_is_one_line(chain, tmp_path, capsys, mu, message):
