@@ -92,7 +92,8 @@ def learn(model, slab, spec, *, rounds, mu, out, data=None, test=None, restarts=
     if they exist), fine-tuned on together with the new labels, each round's labels counted
     ``weight`` times, validated (early stopping) on a split of this round's labels and of the
     files the model was validated on, if recorded. ``test``: frames never trained on (default:
-    the model's recorded test file), scored before and after each round. Fine-tuning uses the starting model's recorded training settings
+    the model's recorded test file), scored before and after each round and recorded in each round's model, so that a
+    later ``learn`` from it scores it too. Fine-tuning uses the starting model's recorded training settings
     (:func:`training_settings`) with ``epochs`` epochs at most, ``learning_rate`` and
     ``workers`` processes. ``removable`` goes to :func:`refgc.optimize` (template atoms the
     search may remove, "top" or indices). ``paths``: frames labelled along the labeller's
@@ -163,7 +164,7 @@ def learn(model, slab, spec, *, rounds, mu, out, data=None, test=None, restarts=
         if not candidate.exists():
             visits = [str(out / f"round-{k}" / "visits.extxyz") for k in range(r + 1)]
             train_from_files([*data, *(visits * weight)], candidate, validation_from=[*validate_on, visits[-1]],
-                             init=current,
+                             init=current, test=test,  # recorded in its provenance: the next learn finds it
                              checkpoint=folder / "checkpoint.npz", settings=settings, log=log if progress else None)
             (folder / "checkpoint.npz").unlink(missing_ok=True)
         heldout = read_frames(folder / "heldout.extxyz")

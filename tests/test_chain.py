@@ -57,6 +57,9 @@ def test_learn_optimize_validate_and_resume(chain, tmp_path, capsys):
     kept = load_model(tmp_path / "learn" / "model.npz")
     assert kept.bulk_phases == load_model(chain / "model.npz").bulk_phases  # fine-tuning keeps them
     assert kept.provenance["data"].count(str(tmp_path / "learn" / "round-0" / "visits.extxyz")) in (0, 4)
+    candidate = load_model(tmp_path / "learn" / "round-0" / "model.npz")  # the next learn run finds the test file
+    assert candidate.provenance["test"]["file"] == str(chain / "data.extxyz")
+    assert candidate.provenance["test"]["energy_mae_per_atom"] == pytest.approx(scores["after"]["energy_mae_per_atom"])
 
     assert main(learn) == 0  # done: resumes to the end with no labeller call and the same model
     assert flaky_labeller.CALLS["n"] == calls
