@@ -204,18 +204,12 @@ def _relax_frames(atoms, calc, task, p, rng, config_type):
 
 
 def _path_frames(atoms, calc, task, p):
-    """``p['keep']`` frames of the labeller's relaxation of ``atoms`` (``FixAtoms`` kept),
-    evenly spaced by step, its start left out and its end kept: the end alone if the
-    start is already relaxed."""
-    from ase.optimize import BFGS
-    atoms.calc = calc
-    steps = []
-    opt = BFGS(atoms, logfile=None)
-    opt.attach(lambda: steps.append(_frame(atoms, "gc_path", f"{task.task_id}/{opt.nsteps}", task.task_id,
-                                           step=opt.nsteps)), interval=1)
-    opt.run(fmax=p["fmax"], steps=p["steps"])
-    if not steps or steps[-1].info["step"] != opt.nsteps:
-        steps.append(_frame(atoms, "gc_path", f"{task.task_id}/{opt.nsteps}", task.task_id, step=opt.nsteps))
+    """``p['keep']`` frames of the labeller's relaxation of ``atoms`` (``FixAtoms`` kept;
+    every step recorded by :func:`_relax_frames`), evenly spaced by step, its start left out
+    and its end kept: the end alone if the start is already relaxed."""
+    steps = _relax_frames(atoms, calc, task, p, None, "gc_path")
+    for frame in steps:
+        frame.info["config_type"] = "gc_path"
     picks = np.linspace(0, len(steps) - 1, p["keep"] + 1).round().astype(int)[1:] if len(steps) > 1 else [0]
     return [steps[k] for k in sorted(set(int(k) for k in picks))]
 
@@ -442,7 +436,8 @@ def relax_paths(structures, calculator_factory, out_path, keep=3, fmax=0.05, ste
     run again. Keyword arguments go to :func:`run_plan`."""
     keep = check_count(keep, "keep", minimum=1)
     tasks = [Task(f"{atoms.info.get('frame_id', frame_key(atoms))}/path", "path", (0, KIND_CODES["path"], 0),
-                  {"keep": keep, "fmax": fmax, "steps": steps}, atoms=atoms, cost=steps // 4)
+                  {"keep": keep, "fmax": fmax, "steps": steps, "optimizer": "BFGS", "every": 1, "n_rattle": 0},
+                  atoms=atoms, cost=steps // 4)
              for atoms in structures]
     return run_plan(tasks, calculator_factory, out_path, **kwargs)
 

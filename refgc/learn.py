@@ -150,8 +150,9 @@ def learn(model, slab, spec, *, rounds, mu, out, data=None, test=None, restarts=
             for mu_k in grid:
                 result = optimize(slab, mu_k, model=model_r, restarts=n, seed=1000 * seed + 10 * r + offset, removable=removable,
                                   executor=executor, progress=progress, output=folder / f"{kind}-{_label(mu_k)}")
-                frames += datagen.frames_from_runs(result.runs, snapshots, tag=f"r{r}/{kind}/{_label(mu_k)}")
-                ends += datagen.ends_of_runs(result.runs, tag=f"r{r}/{kind}/{_label(mu_k)}")
+                tag = f"r{r}/{kind}/{_label(mu_k)}"
+                frames += datagen.frames_from_runs(result.runs, snapshots, tag=tag)
+                ends += datagen.ends_of_runs(result.runs, tag=tag)
             stats = datagen.label(frames, lab, str(folder / f"{kind}.extxyz"), progress=progress)
             if stats["failed"]:
                 log(f"round {r}: the labeller failed on {len(stats['failed'])} {kind} frame(s), skipped")
