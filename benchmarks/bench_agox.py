@@ -72,6 +72,7 @@ from ase.constraints import FixAtoms  # noqa: E402
 
 import refgc  # noqa: E402
 from refgc.grandcanonical import default_candidates  # noqa: E402
+from refgc.modelfile import parameters_digest  # noqa: E402
 from refgc.search import fixed_mask  # noqa: E402
 from refgc.surface import cu110_c6x2_template, cu110_slab, top_layer_z  # noqa: E402
 
@@ -230,7 +231,8 @@ def main():
     dG_agox = gibbs_free_energy(numbers=best.numbers[n_t:], total_energy=E, thermo_data=thermo)
     within = next(c for c, g in calc.history if g <= dG + 0.010)
     row = {
-        "code": "agox-3.11.1", "cell": args.cell, "dmu_O": args.dmu, "seed": args.seed, "budget": args.calls,
+        "code": "agox-3.11.1", "model": parameters_digest(model.params)[:12], "cell": args.cell, "dmu_O": args.dmu,
+        "seed": args.seed, "budget": args.calls,
         "best_dG": float(dG), "added": comp, "first_call": first, "first_call_within_10meV": within,
         "total_calls": calc.calls, "iterations": budget.iterations,
         "seconds": round(seconds, 1), "dG_refgc": float(dG_refgc), "dG_agox": float(dG_agox),

@@ -14,19 +14,27 @@ fifth of AGOX's budget of calls.
 
 With ``--variants``: refgc's variants side by side instead, best ΔG per seed and the calls
 of all restarts, one row per problem.
+
+Only rows made with ``--model`` (default: the shipped default model; rows record their model's
+parameter digest) are read, so the tables are always of one model.
 """
 
 import argparse
 import json
 from pathlib import Path
 
+import refgc
+from refgc.modelfile import parameters_digest
+
 RESULTS = Path(__file__).resolve().parent / "results"
 TOLERANCE = 0.02  # eV per cell
 SHARE = 5  # refgc may use at most 1/SHARE of AGOX's calls
 
 
-def rows(path):
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+def rows(path, model):
+    """The rows of ``path`` made with the model whose parameter digest begins with ``model``."""
+    every = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    return [r for r in every if r.get("model") == model]
 
 
 def calls_to(row, target):
@@ -53,13 +61,15 @@ def main():
     p.add_argument("--variant", default="default")
     p.add_argument("--restarts", type=int, default=8, help="refgc's rows with this many restarts")
     p.add_argument("--variants", nargs="+", help="print these refgc variants side by side instead")
+    p.add_argument("--model", default=None, help="the model whose rows are read (default: the shipped default)")
     args = p.parse_args()
+    model = parameters_digest(refgc.load_model(args.model).params)[:12]
     if args.variants:
-        return side_by_side([r for r in rows(args.refgc) if r["restarts"] == args.restarts], args.variants)
+        return side_by_side([r for r in rows(args.refgc, model) if r["restarts"] == args.restarts], args.variants)
     agox, refgc = {}, {}
-    for r in rows(args.agox):
+    for r in rows(args.agox, model):
         agox.setdefault((r["cell"], r["dmu_O"]), {})[r["seed"]] = r  # the newest row per seed
-    for r in rows(args.refgc):
+    for r in rows(args.refgc, model):
         if r["variant"] == args.variant and r["restarts"] == args.restarts:
             refgc.setdefault((r["cell"], r["dmu_O"]), {})[r["seed"]] = r
     print("| cell | Δμ_O | AGOX best (seed: ΔG, composition, call first reached) | refgc best per seed (ΔG, composition) "
