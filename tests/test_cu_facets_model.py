@@ -1,5 +1,6 @@
-"""The shipped three-facet model ``cu-facets``: it loads by name, keeps the default model's
-held-out bar on Cu(110), and knows Cu(100) and Cu(111) better than the default model does.
+"""The shipped models on the three facets: the default model and the 0.4 release's
+``cu-facets`` (kept so that its results can be rechecked) load by name, keep the held-out bar
+on Cu(110), and know Cu(100) and Cu(111) to within 7 meV/atom.
 
 tests/data/cu100_validation.extxyz.xz and cu111_validation.extxyz.xz hold every fourth
 frame of data/facets/cu100_test.extxyz.xz and cu111_test.extxyz.xz (SevenNet-0 labels,
@@ -17,18 +18,18 @@ from refgc.training import metrics
 
 DATA = Path(__file__).parent / "data"
 ENERGY_BAR, FORCE_BAR = 0.005, 0.10  # the default model's held-out bar on Cu(110), eV/atom and eV/Å
-FACET_ENERGY_BAR = 0.007  # eV/atom on the other facets' held-out frames (measured 5.8 and 6.0 on all of them)
+FACET_ENERGY_BAR = 0.007  # eV/atom on the other facets' held-out frames (default: 6.0 and 6.2 on all of them)
 
 
-@pytest.fixture(scope="module")
-def model():
-    return refgc.load_model("cu-facets")
+@pytest.fixture(scope="module", params=["default", "cu-facets"])
+def model(request):
+    return refgc.load_model(request.param)
 
 
-def test_shipped_models_load_by_name(model):
+def test_shipped_models_load_by_name():
     assert {"default", "cu-facets"} <= set(shipped_models())
-    from_file = refgc.load_model(SHIPPED / "cu-facets.npz")
-    assert model.provenance == from_file.provenance
+    model = refgc.load_model("cu-facets")
+    assert model.provenance == refgc.load_model(SHIPPED / "cu-facets.npz").provenance
     assert refgc.load_model("default").provenance == refgc.load_model().provenance
     assert model.species == ("Cu", "O")
     assert model.mu_ref == pytest.approx(refgc.load_model().mu_ref)
@@ -50,9 +51,7 @@ def test_keeps_the_held_out_bar_on_cu110(model):
 
 
 @pytest.mark.parametrize("facet", ["cu100", "cu111"])
-def test_knows_the_other_facets_better_than_the_default_model(model, facet):
-    frames = read_frames(DATA / f"{facet}_validation.extxyz.xz")
-    ours, default = metrics(model, frames), metrics(refgc.load_model(), frames)
-    assert ours["energy_mae_per_atom"] < default["energy_mae_per_atom"]
+def test_knows_the_other_facets(model, facet):
+    ours = metrics(model, read_frames(DATA / f"{facet}_validation.extxyz.xz"))
     assert ours["energy_mae_per_atom"] <= FACET_ENERGY_BAR, f"{1e3 * ours['energy_mae_per_atom']:.2f} meV/atom"
     assert ours["force_mae"] <= FORCE_BAR
