@@ -271,11 +271,11 @@ print(f"EMT's best hand-built phase there: {winner[float(DMU[-1])]} "
 #   where the answer is: run more `refgc learn` rounds at those Δμ, then run `refgc diagram`
 #   again (finished Δμ are reused only with the same model; give a new `--out`).
 # - For production, record the commands in one recipe file and rebuild with
-#   `refgc build recipe.toml` (the shipped model's is `recipes/cu110/recipe.toml`).
+#   `refgc build recipe.toml` (`recipes/cu110/recipe.toml` makes a Cu(110) model).
 # - The same commands with SevenNet-0 as the labeller, on O on Cu(100) and Cu(111), are in
-#   the manual's *Other facets* page: the data plans with top-layer vacancies, the model
-#   `cu-facets` that knows three facets, and its search checked against SevenNet-0, where it
-#   finds the missing-row reconstruction of Cu(100) and where it does not.
+#   the manual's *Other facets* page: the data plans with top-layer vacancies, the default
+#   model on three facets, and its search checked against SevenNet-0, where it finds the
+#   missing-row reconstruction of Cu(100) and where it does not.
 
 # %%
 assert diagram["stable"], "the diagram has a stable phase in every Δμ range"
