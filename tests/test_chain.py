@@ -253,7 +253,8 @@ def test_bad_recipes_are_one_line(tmp_path, capsys, text, message):
     assert message in err and err.count("\n") == 1
 
 
-RECIPES = {"cu110": ["data", "data", "data", "data", "train", "learn"], "cu-facets": ["data", "data", "data", "data", "train"]}
+RECIPES = {"cu110": ["data", "data", "data", "data", "train", "learn"], "cu-facets": ["data", "data", "data", "data", "train"],
+           "cu-o": ["data"] * 8 + ["train"] * 3 + ["learn", "train", "learn"] + ["train"] * 3 + ["learn", "learn"]}
 
 
 def test_every_recipe_is_checked():
