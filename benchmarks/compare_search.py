@@ -23,8 +23,7 @@ import argparse
 import json
 from pathlib import Path
 
-import refgc
-from refgc.modelfile import parameters_digest
+from refgc.modelfile import load_model, parameters_digest
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TOLERANCE = 0.02  # eV per cell
@@ -63,7 +62,7 @@ def main():
     p.add_argument("--variants", nargs="+", help="print these refgc variants side by side instead")
     p.add_argument("--model", default=None, help="the model whose rows are read (default: the shipped default)")
     args = p.parse_args()
-    model = parameters_digest(refgc.load_model(args.model).params)[:12]
+    model = parameters_digest(load_model(args.model).params)[:12]
     if args.variants:
         return side_by_side([r for r in rows(args.refgc, model) if r["restarts"] == args.restarts], args.variants)
     agox, refgc = {}, {}
