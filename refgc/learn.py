@@ -37,7 +37,7 @@ from . import datagen
 from .data import read_frames
 from .grandcanonical import optimize
 from .labeller import labeller as make_labeller
-from .modelfile import load_model
+from .modelfile import lineage, load_model
 from .results import write_json
 from .system import check_count
 from .training import TrainSettings, metrics, train_from_files
@@ -56,13 +56,9 @@ def training_settings(provenance, **overrides):
     """The :class:`~refgc.training.TrainSettings` the model with this ``provenance`` was
     trained with (the latest training that ran epochs, through ``fine_tuned_from``; the
     defaults if none is recorded), with ``overrides`` (None values ignored)."""
-    recorded = {}
-    while provenance:
-        settings = provenance.get("training", {}).get("settings", {})
-        if settings.get("max_epochs", 0) > 0:
-            recorded = settings
-            break
-        provenance = provenance.get("fine_tuned_from", {}).get("provenance")
+    trained = (p["training"]["settings"] for p in lineage(provenance)
+               if p.get("training", {}).get("settings", {}).get("max_epochs", 0) > 0)
+    recorded = next(trained, {})
     known = {f.name for f in dataclasses.fields(TrainSettings)}
     values = {k: v for k, v in recorded.items() if k in known}
     return TrainSettings(**(values | {k: v for k, v in overrides.items() if v is not None}))

@@ -63,6 +63,15 @@ def parameters_digest(params):
     return h.hexdigest()
 
 
+def lineage(provenance):
+    """A model's ``provenance``, then that of each model it was fine-tuned from
+    (``fine_tuned_from``, recorded by :func:`refgc.training.train_from_files`), nearest first."""
+    while provenance:
+        yield provenance
+        parent = provenance.get("fine_tuned_from")
+        provenance = parent.get("provenance") if isinstance(parent, dict) else None
+
+
 def save_model(model, path):
     """Write ``model`` to ``path`` (a ``.npz``; the suffix is not added for you)."""
     params = {name: np.asarray(value, dtype="<f8") for name, value in model.params.items()}

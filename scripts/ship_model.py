@@ -26,7 +26,7 @@ import os
 
 import refgc
 from refgc.data import read_frames
-from refgc.modelfile import parameters_digest
+from refgc.modelfile import lineage, parameters_digest
 from refgc.training import metrics
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(refgc.__file__)))
@@ -81,20 +81,12 @@ def clean(provenance):
     return provenance
 
 
-def ancestors(provenance):
-    """The provenance, then each model it was fine-tuned from, nearest first."""
-    while provenance:
-        yield provenance
-        parent = provenance.get("fine_tuned_from")
-        provenance = parent.get("provenance") if isinstance(parent, dict) else None
-
-
 def with_references_and_test(model, test):
     """``model.provenance`` with ``references`` (from the nearest ancestor) and ``test``
     (computed on the frames in ``test`` if not recorded) at the top."""
     provenance = dict(model.provenance)
     if "references" not in provenance:
-        found = next((p["references"] for p in ancestors(provenance) if "references" in p), None)
+        found = next((p["references"] for p in lineage(provenance) if "references" in p), None)
         if found is None:
             raise SystemExit("ship_model: no model in the provenance records the labeller's references")
         if any(abs(found["mu_ref"][s] - model.mu_ref[s]) > 1e-9 for s in model.mu_ref):
