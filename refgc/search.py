@@ -412,9 +412,10 @@ def hop(problem, atoms, energy, rng):
 
     Why: the fractional stage ends in the nearest minimum of ΔG(x, q), and on the default
     model the minima reached from random insertions differ by up to 1 eV per cell at the
-    same composition. One move and a relaxation (50–90 evaluations there) cross to a
-    neighbouring minimum that a new restart (180–260) seldom reaches: 16 restarts without
-    hops find no better structure than 8, 8 with 3 hops each do (docs/searching.md)."""
+    same composition. One move and a relaxation (30–70 evaluations there) cross to a
+    neighbouring minimum that a new restart (170–260) seldom reaches: at Δμ_O = −0.5 eV on
+    the c(6×2) cell, 16 restarts without hops find no better structure than 8, 8 with 3
+    hops each do (docs/searching.md)."""
     gibbs, evaluations, moved = gibbs_of(problem, atoms, energy), 0, False
     for _ in range(problem.hops):
         trial, move = perturb(problem, atoms, rng)
