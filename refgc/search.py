@@ -30,8 +30,8 @@ lowering a restart's ΔG (``polish=False, hops=0`` is the method as published):
 
 5. **Polish** (:func:`polish`): remove added atoms while that lowers ΔG.
 6. **Hops** (:func:`hop`): a short basin hopping from the polished structure: move or
-   add one atom, or rattle the added ones, relax and polish, and keep the result if its
-   ΔG is lower.
+   add one atom, rattle the added ones or shift the template's vacancies by one site,
+   relax and polish, and keep the result if its ΔG is lower.
 
 ΔG and its gradients come from :mod:`refgc.gibbs`. Everything here is deterministic for
 a given seed, so restarts can run in any process, in any order. :func:`relax` is the
@@ -321,9 +321,13 @@ def _remove_while_lowering(problem, atoms, energy):
 
 #: The moves of :func:`perturb` and how often each is drawn (renormalised over the moves
 #: that apply: nothing to move or rattle on the bare template, nothing to add when every
-#: candidate is there). No move removes an atom: the polish after each move does that,
-#: exactly and only where it lowers ΔG.
-MOVES = {"rattle": 0.45, "move": 0.3, "add": 0.25}
+#: candidate is there, no vacancy to shift until a removable template atom has gone, so
+#: that a search without removable atoms draws as if ``shift`` did not exist). No move
+#: removes an atom: the polish after each move does that, exactly and only where it
+#: lowers ΔG. It removes one atom at a time, and it never puts one back: moving a vacancy
+#: to where it lowers ΔG is what ``shift`` is for.
+MOVES = {"rattle": 0.45, "move": 0.3, "add": 0.25, "shift": 0.25}
+NEIGHBOUR = 1.2  # removable sites within this factor of the shortest distance between two are neighbours
 RATTLE = 0.5  # Å, standard deviation of the rattle of the added atoms
 HOP_FMAX = 0.05  # eV/Å, the relaxation of a trial (a third fewer calls than 0.02; AGOX relaxes to the same)
 
@@ -342,12 +346,17 @@ def _free_site(problem, atoms, symbol, rng, tries=200):
 
 
 def perturb(problem, atoms, rng):
-    """One random move of the added atoms of ``atoms`` (the template's are left alone):
+    """One random move of ``atoms`` (template atoms are never moved, only shifted as vacancies):
 
     * ``rattle``: every added atom moves by a Gaussian of ``RATTLE`` Å per coordinate;
     * ``move``: one added atom jumps to a free site of the region;
     * ``add``: one atom of a species with fewer added atoms than it has candidates in
       ``problem.candidates`` comes to a free site of the region;
+    * ``shift``: every removed template atom comes back, and for each a neighbouring
+      removable atom that is there (within ``NEIGHBOUR`` times the shortest distance
+      between two removable sites), drawn at random, goes instead: the vacancies move one
+      site each, together. A pattern of vacancies can lower ΔG where each vacancy moved
+      alone would raise it (on Cu(100)–O, docs/facets.md);
 
     drawn with the weights of :data:`MOVES`. A free site is a random point of the region at
     least :func:`refgc.contacts.placement_distance` from every atom that is there (removed
@@ -359,8 +368,10 @@ def perturb(problem, atoms, rng):
     there = existence(atoms) > 0
     added = atoms.get_chemical_symbols()[n_t:]
     room = [s for s in sorted(set(problem.candidates)) if added.count(s) < problem.candidates.count(s)]
-    allowed = {m: w for m, w in MOVES.items() if (m == "add" and room) or (m != "add" and added)}
-    if not allowed:  # nothing added and nothing to add (only removable template atoms)
+    gone = [i for i in problem.removable if not there[i]]
+    applies = {"rattle": added, "move": added, "add": room, "shift": gone and len(gone) < len(problem.removable)}
+    allowed = {m: w for m, w in MOVES.items() if applies[m]}
+    if not allowed:  # nothing added, nothing to add, no vacancy to shift
         return atoms, None
     names = list(allowed)
     move = names[rng.choice(len(names), p=np.array(list(allowed.values())) / sum(allowed.values()))]
@@ -372,6 +383,8 @@ def perturb(problem, atoms, rng):
         site = _free_site(problem, others, added[k - n_t], rng)
         if site is not None:
             atoms.positions[k] = site
+    elif move == "shift":
+        atoms.set_array("existence", _shift_vacancies(problem, atoms, there, rng))
     else:
         symbol = room[rng.integers(len(room))]
         site = _free_site(problem, atoms[there], symbol, rng)
@@ -380,6 +393,24 @@ def perturb(problem, atoms, rng):
             if "existence" in atoms.arrays:  # ASE fills the new atom's entry with 0
                 atoms.arrays["existence"][-1] = 1.0
     return atoms, move
+
+
+def _shift_vacancies(problem, atoms, there, rng):
+    """The existences after the ``shift`` move of :func:`perturb`: each removed removable
+    atom, in order, comes back and one of its neighbouring removable atoms that was there
+    and has not been taken by an earlier vacancy goes; a vacancy with no such neighbour stays."""
+    sites = np.array(problem.removable)
+    d = get_distances(atoms.positions[sites], cell=atoms.cell, pbc=atoms.pbc)[1]
+    np.fill_diagonal(d, np.inf)
+    near = d < NEIGHBOUR * d.min()
+    q, taken = existence(atoms), set()
+    for k in np.flatnonzero(~there[sites]):
+        options = [sites[m] for m in np.flatnonzero(near[k]) if there[sites[m]] and sites[m] not in taken]
+        if options:
+            target = options[rng.integers(len(options))]
+            q[sites[k]], q[target] = 1.0, 0.0
+            taken.add(target)
+    return q
 
 
 def _settle(problem, atoms, fmax=None):

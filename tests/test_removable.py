@@ -186,3 +186,66 @@ def test_nothing_to_do_is_an_error():
 def test_cli_refuses_a_bad_removable(capsys):
     assert cli(["optimize", "--mu", "O=-1", "--removable", "top", "x", "--quiet"]) == 2
     assert "--removable takes 'top' or atom indices, got top x" in capsys.readouterr().err
+
+
+def vacancy_row():
+    """A fixed square Cu layer under a row of three removable Ag (2.6 Å apart, periodic)
+    and a fixed Au above the middle one. Each Ag binds by 0.5 eV (its self energy at μ_Ag
+    = 0) and nothing else; the Au pushes the middle Ag by 0.3 eV (a hard wall). With the
+    first Ag removed, removing the middle one too costs 0.5 − 0.3 eV, so the polish keeps
+    it; moving the vacancy there gains 0.3 eV, which only the ``shift`` hop does."""
+    a = 2.6
+    cu = [[i * a, j * a, 10.0] for i in range(3) for j in range(3)]
+    ag = [[(i + 0.5) * a, a / 2, 12.0] for i in range(3)]
+    slab = Atoms(["Cu"] * 9 + ["Ag"] * 3 + ["Au"], positions=cu + ag + [[1.5 * a, a / 2, 14.5]],
+                 cell=[3 * a, 3 * a, 20.0], pbc=(True, True, False))
+    slab.set_constraint(FixAtoms(indices=range(13)))
+    wall = 0.3 / (1 - 2.5 / 4.0) ** 3  # 0.3 eV at the 2.5 Å between the Au and the middle Ag
+    toy = PairPotential(("Cu", "Ag", "Au"), {}, repulsion={("Ag", "Au"): (wall, 4.0)}, self_energy={"Ag": -0.5},
+                        cutoff=4.5, mu_ref={"Cu": 0.0, "Ag": 0.0, "Au": 0.0})
+    problem = refgc.search.Problem(model=toy, template=slab, mu={"Cu": 0.0, "Ag": 0.0, "Au": 0.0}, candidates=(),
+                                   region=(12.5, 14.0), template_energy=refgc.energy(toy, slab),
+                                   fixed=np.ones(13, bool), removable=(9, 10, 11))
+    return slab, problem
+
+
+def test_shift_moves_each_vacancy_to_a_neighbouring_removable_site():
+    from refgc.search import existence, perturb
+
+    slab, p = vacancy_row()
+    atoms = slab.copy()
+    atoms.set_array("existence", np.r_[np.ones(9), 0.0, 1.0, 1.0, 1.0])  # the first Ag removed
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(20):
+        moved, kind = perturb(p, atoms, rng)
+        assert kind == "shift"  # nothing added, nothing to add: the only move
+        q = existence(moved)
+        assert np.array_equal(moved.positions, atoms.positions) and np.all(q[:9] == 1) and q[12] == 1
+        assert q[9] == 1 and q[9:12].sum() == 2  # the vacancy moved, and there is still one
+        seen.add(int(np.flatnonzero(q[9:12] == 0)[0]) + 9)
+    assert seen == {10, 11}  # both neighbours in the periodic row
+    assert perturb(p, slab.copy(), rng)[1] is None  # no vacancy: nothing to shift
+    empty = slab.copy()
+    empty.set_array("existence", np.r_[np.ones(9), 0.0, 0.0, 0.0, 1.0])
+    assert perturb(p, empty, rng)[1] is None  # no removable atom left to take a vacancy
+
+
+def test_hops_shift_a_vacancy_where_the_polish_cannot():
+    from dataclasses import replace
+
+    from refgc.search import existence, gibbs_of, hop, polish
+
+    slab, p = vacancy_row()
+    atoms = slab.copy()
+    atoms.set_array("existence", np.r_[np.ones(9), 0.0, 1.0, 1.0, 1.0])
+    E = refgc.energy(p.model, atoms[existence(atoms) > 0])
+    start = gibbs_of(p, atoms, E)
+    assert start == pytest.approx(removal_gibbs(p.model, slab, [9], 0.0), abs=1e-9)
+    polished, E_p, _ = polish(p, atoms.copy(), E)
+    assert gibbs_of(p, polished, E_p) == pytest.approx(start, abs=1e-9)  # removing the middle Ag too costs 0.2 eV
+    hopped, E_h, n = hop(replace(p, hops=6), polished, E_p, np.random.default_rng(0))
+    expected = removal_gibbs(p.model, slab, [10], 0.0)
+    assert expected == pytest.approx(start - 0.3, abs=0.01)
+    assert gibbs_of(p, hopped, E_h) == pytest.approx(expected, abs=1e-9) and n > 0
+    assert np.array_equal(existence(hopped)[9:12], [1.0, 0.0, 1.0])

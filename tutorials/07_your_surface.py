@@ -257,9 +257,9 @@ print(f"EMT's best hand-built phase there: {winner[float(DMU[-1])]} "
 # ## What to read off, and what to do next
 #
 # In the full run (not the smoke run) the diagram goes from the bare surface to `Au1 Cu3`
-# near $\Delta\mu_\mathrm{Au}$ = −0.25 eV and to `Au2 Cu2` near −0.17 eV, and EMT confirms the winner at
-# $\Delta\mu_\mathrm{Au}$ = 0 to within 2.2 meV/atom: ΔG −0.474 eV relaxed, exactly the c(2×2) surface alloy
-# built by hand. The search found it as a *new* mixed layer on top (two Au and two Cu
+# near $\Delta\mu_\mathrm{Au}$ = −0.25 eV and to `Au2 Cu2` near −0.18 eV, and EMT confirms the winner at
+# $\Delta\mu_\mathrm{Au}$ = 0 to within 1.5 meV/atom: ΔG −0.473 eV relaxed, the c(2×2) surface alloy
+# built by hand (−0.474 eV). The search found it as a *new* mixed layer on top (two Au and two Cu
 # added) rather than by swapping atoms of the top layer: with copper's reservoir at
 # $\Delta\mu_\mathrm{Cu}$ = 0, a new c(2×2) CuAu layer on Cu(100) and a top layer with half its Cu replaced
 # by Au are the same surface, and the ΔG says so. EMT's own transitions among the hand-built
@@ -274,8 +274,8 @@ print(f"EMT's best hand-built phase there: {winner[float(DMU[-1])]} "
 #   `refgc build recipe.toml` (`recipes/cu110/recipe.toml` makes a Cu(110) model).
 # - The same commands with SevenNet-0 as the labeller, on O on Cu(100) and Cu(111), are in
 #   the manual's *Other facets* page: the data plans with top-layer vacancies, the default
-#   model on three facets, and its search checked against SevenNet-0, where it finds the
-#   missing-row reconstruction of Cu(100) and where it does not.
+#   model on three facets, and its search checked against SevenNet-0, which finds the
+#   missing-row reconstruction of Cu(100) when only O is added.
 
 # %%
 assert diagram["stable"], "the diagram has a stable phase in every Δμ range"
