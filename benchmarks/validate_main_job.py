@@ -2,11 +2,11 @@
 
     python benchmarks/validate_main_job.py --out DIR [--model MODEL.npz] [--seeds 0 1]
         [--dmu -2 -1.5 -1 -0.5 0] [--top 3] [--fmax 0.01] [--labeller sevenn:7net-0]
-        [--slab SLAB.extxyz] [--removable top] [--candidates O=8] [--markdown]
+        [--slab SLAB.extxyz] [--removable top] [--candidates O=8] [--restarts 8] [--hops 3] [--markdown]
 
 For each seed and Δμ_O: ``refgc optimize --mu O=DMU --mu Cu=0 --seed SEED`` on the c(6×2)
-template, or ``--slab`` with ``--removable`` atoms and ``--candidates`` (8 restarts, the
-defaults) into
+template, or ``--slab`` with ``--removable`` atoms, ``--candidates``, ``--restarts`` and
+``--hops`` (by default refgc optimize's: 8 restarts, 3 hops) into
 DIR/seed-SEED/O=DMU, then ``refgc validate`` of
 its ``--top`` best distinct structures with the labeller (relaxed to ``--fmax``). Prints
 one row per seed and Δμ_O, the model's error at its own geometry over all checked
@@ -33,10 +33,10 @@ from refgc.cli import main as refgc
 from refgc.validate import validate
 
 
-def check(folder, model, seed, dmu, top, fmax, labeller, slab=None, removable=None, candidates=None):
+def check(folder, model, seed, dmu, top, fmax, labeller, slab=None, removable=None, candidates=None, search=()):
     args = ["optimize", *([slab] if slab else []), "--mu", f"O={dmu}", "--mu", "Cu=0", "--seed", str(seed), "--quiet",
             "--out", str(folder), *(["--removable", *removable] if removable else []),
-            *(["--candidates", *candidates] if candidates else [])]
+            *(["--candidates", *candidates] if candidates else []), *search]
     if refgc(args + (["--model", str(model)] if model else [])):
         raise SystemExit(f"refgc {' '.join(args)} failed")
     v = validate(folder, labeller, top=top, fmax=fmax, flagged=True, progress=False)
@@ -79,13 +79,16 @@ def main():
     ap.add_argument("--slab", help="template slab file (default: the Cu(110) c(6×2) template)")
     ap.add_argument("--removable", nargs="+", help="template atoms that may be removed: 'top' or indices")
     ap.add_argument("--candidates", nargs="+", help="candidate atoms per element, as refgc optimize takes them")
+    ap.add_argument("--restarts", type=int, help="restarts per search (default: refgc optimize's)")
+    ap.add_argument("--hops", type=int, help="hops per restart (default: refgc optimize's)")
     ap.add_argument("--markdown", action="store_true", help="also print the rows as a Markdown table (as in the docs)")
     args = ap.parse_args()
     results = []
     for seed in args.seeds:
         for dmu in args.dmu:
             results.append(check(args.out / f"seed-{seed}" / f"O={dmu:g}", args.model, seed, dmu, args.top, args.fmax,
-                                 args.labeller, args.slab, args.removable, args.candidates))
+                                 args.labeller, args.slab, args.removable, args.candidates,
+                                 [f"--{k}={v}" for k, v in (("restarts", args.restarts), ("hops", args.hops)) if v is not None]))
             r = results[-1]
             print(f"seed {seed} Δμ_O {dmu:+.1f}: " + ", ".join(
                 f"{added(row)} {row['model']:+.3f} (labeller {row['labeller_at_model']:+.3f}, relaxed "
@@ -102,6 +105,7 @@ def main():
                                and verdict["winners_same"] == verdict["runs"] and verdict["holes"] == 0)
     (args.out / "summary.json").write_text(json.dumps(dict(model=args.model or "default", labeller=args.labeller,
                                                            slab=args.slab, removable=args.removable, candidates=args.candidates,
+                                                           restarts=args.restarts, hops=args.hops,
                                                            verdict=verdict, results=results), indent=1))
     print(f"\n|model − labeller| at the model's geometry: median {verdict['median']:.1f} meV/atom, largest "
           f"{verdict['largest']:.1f}, {verdict['above_30']} of {verdict['n']} above 30; the same winner in "
