@@ -77,6 +77,12 @@ from refgc.search import fixed_mask  # noqa: E402
 from refgc.surface import cu110_c6x2_template, cu110_slab, top_layer_z  # noqa: E402
 
 CELLS = {"c6x2": cu110_c6x2_template, "2x2": lambda: cu110_slab((2, 2))}
+
+
+def model_tag(model):
+    """How a benchmark row names the model it was made with: the first 12 hex digits of its
+    parameter digest (``refgc.modelfile.parameters_digest``)."""
+    return parameters_digest(model.params)[:12]
 REGION = (0.8, 3.5)  # Å above the top atom, refgc's default
 
 
@@ -231,7 +237,7 @@ def main():
     dG_agox = gibbs_free_energy(numbers=best.numbers[n_t:], total_energy=E, thermo_data=thermo)
     within = next(c for c, g in calc.history if g <= dG + 0.010)
     row = {
-        "code": "agox-3.11.1", "model": parameters_digest(model.params)[:12], "cell": args.cell, "dmu_O": args.dmu,
+        "code": "agox-3.11.1", "model": model_tag(model), "cell": args.cell, "dmu_O": args.dmu,
         "seed": args.seed, "budget": args.calls,
         "best_dG": float(dG), "added": comp, "first_call": first, "first_call_within_10meV": within,
         "total_calls": calc.calls, "iterations": budget.iterations,

@@ -30,8 +30,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 import refgc  # noqa: E402
-from bench_agox import CELLS  # noqa: E402  (the same slabs as the peer searches)
-from refgc.modelfile import parameters_digest  # noqa: E402
+from bench_agox import CELLS, model_tag  # noqa: E402  (the same slabs and model tags as the peer searches)
 from refgc.parallel import SerialExecutor  # noqa: E402
 from refgc.search import Problem  # noqa: E402
 VARIANTS = {"default": {}, "published": dict(mixtures=False, polish=False, hops=0), "polish": dict(hops=0),
@@ -66,7 +65,7 @@ def main():
             cumulative = np.cumsum([r.n_evaluations for r in by_restart])
             first = next((k for k, r in enumerate(by_restart) if r.gibbs <= result.gibbs + 1e-3), None)
             to_best = 0 if first is None else int(cumulative[first])
-            row = {"code": f"refgc-{refgc.__version__}", "model": parameters_digest(model.params)[:12], "variant": args.variant, "cell": args.cell, "dmu_O": dmu,
+            row = {"code": f"refgc-{refgc.__version__}", "model": model_tag(model), "variant": args.variant, "cell": args.cell, "dmu_O": dmu,
                    "seed": seed, "restarts": args.restarts, "hops": options.get("hops", Problem.hops),
                    "best_dG": result.gibbs, "added": result.composition, "best_is_template": result.best_run.restart < 0, "total_calls": calls,
                    "calls_to_best": to_best, "seconds": round(seconds, 1),

@@ -23,7 +23,8 @@ import argparse
 import json
 from pathlib import Path
 
-from refgc.modelfile import load_model, parameters_digest
+from bench_agox import model_tag
+from refgc.modelfile import load_model
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TOLERANCE = 0.02  # eV per cell
@@ -31,7 +32,7 @@ SHARE = 5  # refgc may use at most 1/SHARE of AGOX's calls
 
 
 def rows(path, model):
-    """The rows of ``path`` made with the model whose parameter digest begins with ``model``."""
+    """The rows of ``path`` made with the model tagged ``model`` (``bench_agox.model_tag``)."""
     every = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
     return [r for r in every if r.get("model") == model]
 
@@ -62,7 +63,7 @@ def main():
     p.add_argument("--variants", nargs="+", help="print these refgc variants side by side instead")
     p.add_argument("--model", default=None, help="the model whose rows are read (default: the shipped default)")
     args = p.parse_args()
-    model = parameters_digest(load_model(args.model).params)[:12]
+    model = model_tag(load_model(args.model))
     if args.variants:
         return side_by_side([r for r in rows(args.refgc, model) if r["restarts"] == args.restarts], args.variants)
     agox, refgc = {}, {}

@@ -33,10 +33,10 @@ from refgc.cli import main as refgc
 from refgc.validate import validate
 
 
-def check(folder, model, seed, dmu, top, fmax, labeller, slab=None, removable=None, candidates=None, search=()):
+def check(folder, model, seed, dmu, top, fmax, labeller, slab=None, options=()):
+    """``options``: more ``refgc optimize`` arguments, the same for every search."""
     args = ["optimize", *([slab] if slab else []), "--mu", f"O={dmu}", "--mu", "Cu=0", "--seed", str(seed), "--quiet",
-            "--out", str(folder), *(["--removable", *removable] if removable else []),
-            *(["--candidates", *candidates] if candidates else []), *search]
+            "--out", str(folder), *options]
     if refgc(args + (["--model", str(model)] if model else [])):
         raise SystemExit(f"refgc {' '.join(args)} failed")
     v = validate(folder, labeller, top=top, fmax=fmax, flagged=True, progress=False)
@@ -83,12 +83,14 @@ def main():
     ap.add_argument("--hops", type=int, help="hops per restart (default: refgc optimize's)")
     ap.add_argument("--markdown", action="store_true", help="also print the rows as a Markdown table (as in the docs)")
     args = ap.parse_args()
+    options = [*(["--removable", *args.removable] if args.removable else []),
+               *(["--candidates", *args.candidates] if args.candidates else []),
+               *(f"--{k}={v}" for k, v in (("restarts", args.restarts), ("hops", args.hops)) if v is not None)]
     results = []
     for seed in args.seeds:
         for dmu in args.dmu:
             results.append(check(args.out / f"seed-{seed}" / f"O={dmu:g}", args.model, seed, dmu, args.top, args.fmax,
-                                 args.labeller, args.slab, args.removable, args.candidates,
-                                 [f"--{k}={v}" for k, v in (("restarts", args.restarts), ("hops", args.hops)) if v is not None]))
+                                 args.labeller, args.slab, options))
             r = results[-1]
             print(f"seed {seed} Δμ_O {dmu:+.1f}: " + ", ".join(
                 f"{added(row)} {row['model']:+.3f} (labeller {row['labeller_at_model']:+.3f}, relaxed "
